@@ -1,0 +1,148 @@
+// Compound words from a live stream of note events, committed as soon as they are final.
+//
+// A grid step is final once (a) no future onset can be quantized onto it, (b) every note that
+// starts on or before it knows its length, and (c) its half-bar chord window is complete. So the
+// commit horizon is the last chord-window boundary before both "now" and the earliest note still
+// held. Words are committed in onset order and never revised, and for the same performance they
+// are exactly the file tokenizer's words (a test holds this).
+
+import { CHORD_WINDOW_STEPS } from './chords.ts';
+import { encodeSteps, initialEncoderState, type EncoderState } from './encode.ts';
+import { assertNoteEvent, type NoteEvent } from './note-events.ts';
+import { NoteTracker } from './note-tracker.ts';
+import { quantizeNote, tickToStep } from './quantize.ts';
+import { compareScoreNotes, type PerfNote, type ScoreNote } from './score.ts';
+import { MAX_DURATION_STEPS, TICKS_PER_BEAT, TICKS_PER_STEP, tempoToToken, type Word } from './vocab.ts';
+
+/** Maps the performer's clock to grid ticks, and gives each beat's tempo. */
+export interface TimeGrid {
+  /** Ticks since the grid's anchor (its first note), at TICKS_PER_BEAT. */
+  tick(ms: number): number;
+  /** Tempo token of a beat. */
+  tempoOfBeat(beat: number): number;
+  /** Called with the first note's time. */
+  anchor(ms: number): void;
+  readonly anchored: boolean;
+}
+
+/** A fixed tempo, anchored at the first note. */
+export class FixedTempoGrid implements TimeGrid {
+  private origin: number | null = null;
+  private readonly token: number;
+  constructor(readonly bpm: number) {
+    this.token = tempoToToken(bpm);
+  }
+  get anchored(): boolean {
+    return this.origin !== null;
+  }
+  anchor(ms: number): void {
+    this.origin ??= ms;
+  }
+  tick(ms: number): number {
+    return ((ms - (this.origin ?? ms)) * this.bpm * TICKS_PER_BEAT) / 60000;
+  }
+  tempoOfBeat(): number {
+    return this.token;
+  }
+}
+
+export class LiveTokenizer {
+  private readonly tracker = new NoteTracker();
+  /** Completed notes not yet committed, plus committed ones that may still sound in a chord window. Sorted. */
+  private notes: ScoreNote[] = [];
+  private readonly state: EncoderState = initialEncoderState();
+  /** Steps before this are committed. Always a chord-window boundary until `flush`. */
+  private committed = 0;
+  private lastMs = -Infinity;
+  private lastOnsetStep = -1;
+  private ended = false;
+  /** Events that came earlier than one already seen, handled as if they came at that time. */
+  outOfOrder = 0;
+
+  constructor(readonly grid: TimeGrid) {}
+
+  /** Feeds one event; returns the words it made final (often none). Throws E_EVENT_INVALID on garbage, changing nothing. */
+  push(event: NoteEvent): Word[] {
+    assertNoteEvent(event);
+    if (this.ended) return [];
+    let ms = event.time;
+    if (ms < this.lastMs) {
+      this.outOfOrder++;
+      ms = this.lastMs;
+    }
+    this.lastMs = ms;
+    if (!this.grid.anchored) {
+      if (event.type !== 'noteon' || event.velocity === 0) return [];
+      this.grid.anchor(ms);
+    }
+    const tick = this.grid.tick(ms);
+    if (event.type === 'noteon') {
+      this.add(this.tracker.noteOn(event.note, event.velocity, tick));
+      if (event.velocity > 0) this.lastOnsetStep = Math.max(this.lastOnsetStep, tickToStep(tick));
+    } else if (event.type === 'noteoff') {
+      this.add(this.tracker.noteOff(event.note, tick));
+    } else {
+      for (const n of this.tracker.control(event.controller, event.value, tick)) this.add(n);
+    }
+    return this.advance(ms);
+  }
+
+  /** Commits what the passing of time has made final (call it on a timer during silence). */
+  advance(nowMs: number): Word[] {
+    if (this.ended || !this.grid.anchored) return [];
+    const nowTick = this.grid.tick(Math.max(nowMs, this.lastMs));
+    // Any later onset quantizes to this step or after.
+    const futureStep = Math.floor(nowTick / TICKS_PER_STEP + 0.5);
+    const open = this.tracker.earliestOpenTick();
+    const horizon = Math.min(futureStep, open === Infinity ? Infinity : tickToStep(open));
+    const to = Math.floor(horizon / CHORD_WINDOW_STEPS) * CHORD_WINDOW_STEPS;
+    return this.commit(to);
+  }
+
+  /** The performance is over: every held note ends now and every word up to the last onset is committed. */
+  flush(nowMs: number): Word[] {
+    if (this.ended) return [];
+    const words: Word[] = [];
+    if (this.grid.anchored) {
+      const tick = this.grid.tick(Math.max(nowMs, this.lastMs));
+      for (const n of this.tracker.endAll(tick)) this.add(n);
+      words.push(...this.commit(this.lastOnsetStep + 1));
+    }
+    this.ended = true;
+    return words;
+  }
+
+  /** Notes waiting for their length. */
+  get heldNotes(): number {
+    return this.tracker.openCount;
+  }
+
+  /** First grid step not yet committed. */
+  get committedStep(): number {
+    return this.committed;
+  }
+
+  private add(n: PerfNote | null): void {
+    if (!n) return;
+    const q = quantizeNote(n);
+    // A re-strike inside one step lands on the same (step, pitch): merge, as the file tokenizer does.
+    const same = this.notes.find((m) => m.step === q.step && m.pitch === q.pitch);
+    if (same) {
+      same.duration = Math.max(same.duration, q.duration);
+      same.velocity = Math.max(same.velocity, q.velocity);
+      return;
+    }
+    let i = this.notes.length;
+    while (i > 0 && compareScoreNotes(this.notes[i - 1], q) > 0) i--;
+    this.notes.splice(i, 0, q);
+  }
+
+  private commit(to: number): Word[] {
+    if (to <= this.committed) return [];
+    const words = encodeSteps(this.notes, this.committed, to, (b) => this.grid.tempoOfBeat(b), this.state);
+    this.committed = to;
+    // Keep only notes that may still sound in a later chord window.
+    this.notes = this.notes.filter((n) => n.step + MAX_DURATION_STEPS > to);
+    return words;
+  }
+}
