@@ -72,6 +72,8 @@ export class LiveTokenizer {
     }
     this.lastMs = ms;
     if (!this.grid.anchored) {
+      // The pedal may go down before the first note; nothing sounds yet, so only its state matters.
+      if (event.type === 'cc') this.tracker.control(event.controller, event.value, 0);
       if (event.type !== 'noteon' || event.velocity === 0) return [];
       this.grid.anchor(ms);
     }
@@ -90,7 +92,9 @@ export class LiveTokenizer {
   /** Commits what the passing of time has made final (call it on a timer during silence). */
   advance(nowMs: number): Word[] {
     if (this.ended || !this.grid.anchored) return [];
-    const nowTick = this.grid.tick(Math.max(nowMs, this.lastMs));
+    // Time has passed: an event stamped earlier than this is late and is handled as if it came now.
+    this.lastMs = Math.max(nowMs, this.lastMs);
+    const nowTick = this.grid.tick(this.lastMs);
     // Any later onset quantizes to this step or after.
     const futureStep = Math.floor(nowTick / TICKS_PER_STEP + 0.5);
     const open = this.tracker.earliestOpenTick();
