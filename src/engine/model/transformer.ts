@@ -1,0 +1,356 @@
+// The Compound Word Transformer (Hsiao et al. 2021) in plain tfjs ops, with ALiBi
+// positions (see alibi.ts) and a KV cache for live decoding.
+//
+// Layout choices follow what is fast on tfjs-backend-wasm (GUIDE §4): only unbatched
+// 2-D matMuls without transpose flags (the XNNPACK path), no Einsum, attention per
+// head on 2-D slices. The same graph runs on the cpu and tensorflow backends.
+import * as tf from '@tensorflow/tfjs';
+import { AntiphonError } from '../../errors.ts';
+import { FAMILIES, FAMILY_SIZES, TYPE, wordError, type Family, type Word } from '../vocab.ts';
+import { alibiBlockBias, alibiDecodeTable } from './alibi.ts';
+import type { ModelConfig } from './config.ts';
+import { KVCache } from './kv-cache.ts';
+import { initWeights, OUTPUT_FAMILIES, OUTPUT_OFFSETS, OUTPUT_WIDTH, weightMapError, type WeightMap } from './weights.ts';
+
+export type OutputFamily = Exclude<Family, 'type'>;
+export type FamilyLogits = Readonly<Record<OutputFamily, Float32Array>>;
+
+/** The model's answer after a word: the next word's distributions, as logits. */
+export interface NextWordLogits {
+  /** (3) logits over EOS, Metrical, Note. */
+  type: Float32Array;
+  /**
+   * The six other families' logits, given the next word's type: the two-stage head
+   * conditions them on the type's embedding. Both conditionals come from one call.
+   */
+  given: Readonly<Record<typeof TYPE.METRICAL | typeof TYPE.NOTE, FamilyLogits>>;
+}
+
+/** Per-family logits of a full-sequence forward pass, each (B, T, size). */
+export type ForwardLogits = Record<Family, tf.Tensor3D>;
+
+const COND_TYPES = [TYPE.METRICAL, TYPE.NOTE] as const;
+
+function checkWord(word: ArrayLike<number>, where: string): void {
+  const why = wordError(word);
+  if (why) throw new AntiphonError('E_WORD_INVALID', `${where}: ${why}`);
+}
+
+export class CPTransformer {
+  readonly config: ModelConfig;
+  readonly weights: WeightMap;
+  readonly headDim: number;
+  // Constants owned by the model, freed by dispose().
+  private readonly headMask: tf.Tensor2D; // (dModel, H): 1/sqrt(dh) where row j belongs to head h
+  private readonly headMaskT: tf.Tensor2D; // (H, dModel): 1 where column j belongs to head h
+  private readonly alibiTable: tf.Tensor2D; // (C, H)
+  private readonly condTypeRows: tf.Tensor1D; // (2) int32: embedding rows of METRICAL and NOTE
+  private freed = false;
+
+  private constructor(config: ModelConfig, weights: WeightMap) {
+    this.config = config;
+    this.weights = weights;
+    const { dModel: d, nHeads: H } = config;
+    this.headDim = d / H;
+    const mask = new Float32Array(d * H);
+    const maskT = new Float32Array(H * d);
+    const scale = 1 / Math.sqrt(this.headDim);
+    for (let j = 0; j < d; j++) {
+      const h = Math.floor(j / this.headDim);
+      mask[j * H + h] = scale;
+      maskT[h * d + j] = 1;
+    }
+    this.headMask = tf.tensor2d(mask, [d, H]);
+    this.headMaskT = tf.tensor2d(maskT, [H, d]);
+    this.alibiTable = alibiDecodeTable(H, config.contextLength);
+    this.condTypeRows = tf.tensor1d(COND_TYPES.map((t) => t + 1), 'int32');
+  }
+
+  /** A fresh model with deterministic weights from `seed`. */
+  static create(config: ModelConfig, seed = 1): CPTransformer {
+    return new CPTransformer(config, initWeights(config, seed));
+  }
+
+  /** A model over loaded tensors; takes ownership of them (they become variables). */
+  static fromTensors(config: ModelConfig, named: Record<string, tf.Tensor>, file = 'weights'): CPTransformer {
+    const why = weightMapError(config, named);
+    if (why) throw new AntiphonError('E_MODEL_CORRUPT', `${file}: ${why}`, { file });
+    const weights: WeightMap = {};
+    for (const [k, t] of Object.entries(named)) {
+      weights[k] = tf.variable(t, true);
+      t.dispose();
+    }
+    return new CPTransformer(config, weights);
+  }
+
+  get disposed(): boolean {
+    return this.freed;
+  }
+
+  dispose(): void {
+    if (this.freed) return;
+    this.freed = true;
+    for (const v of Object.values(this.weights)) v.dispose();
+    this.headMask.dispose();
+    this.headMaskT.dispose();
+    this.alibiTable.dispose();
+    this.condTypeRows.dispose();
+  }
+
+  createCache(): KVCache {
+    return new KVCache({ nLayers: this.config.nLayers, contextLength: this.config.contextLength, nKeep: this.config.nKeep });
+  }
+
+  private w(name: string): tf.Variable {
+    return this.weights[name];
+  }
+
+  // ---- shared pieces --------------------------------------------------------------
+
+  private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.config.lnEps)));
+    return tf.add(tf.mul(normed, this.w(prefix + '.g')), this.w(prefix + '.b')) as tf.Tensor2D;
+  }
+
+  private linear(x: tf.Tensor2D, prefix: string, activation?: 'relu'): tf.Tensor2D {
+    return tf.fused.matMul({ a: x, b: this.w(prefix + '.w'), bias: this.w(prefix + '.b'), activation }) as tf.Tensor2D;
+  }
+
+  /** Rows of words -> (N, dModel), by gather (inference: the gradient of gather is missing on wasm). */
+  private embedWords(words: readonly Word[]): tf.Tensor2D {
+    const parts = FAMILIES.map((f, fi) => {
+      const idx = new Int32Array(words.length);
+      for (let i = 0; i < words.length; i++) idx[i] = words[i][fi] + 1; // UNUSED (-1) -> row 0
+      return tf.gather(this.w(`emb.${f}`), tf.tensor1d(idx, 'int32'));
+    });
+    return this.linear(tf.concat(parts, 1) as tf.Tensor2D, 'in');
+  }
+
+  /** (N, 7) int32 tokens -> (N, dModel), by one-hot matMul, whose gradient every backend has. */
+  private embedTensor(words: tf.Tensor2D): tf.Tensor2D {
+    const n = words.shape[0];
+    const cols = tf.split(tf.add(words, tf.scalar(1, 'int32')), FAMILIES.length, 1);
+    const parts = FAMILIES.map((f, fi) => {
+      // int32 then cast: wasm's OneHot returns all zeros when asked for float32 directly.
+      const oh = tf.cast(tf.oneHot(tf.reshape(cols[fi], [n]) as tf.Tensor1D, FAMILY_SIZES[f] + 1), 'float32');
+      return tf.matMul(oh, this.w(`emb.${f}`));
+    });
+    return this.linear(tf.concat(parts, 1) as tf.Tensor2D, 'in');
+  }
+
+  /**
+   * Causal attention of T queries over S keys for one sequence, per head on 2-D
+   * slices. Query i sits at key index S - T + i. `bias` is (H, T, S).
+   */
+  private attendBlock(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, bias: tf.Tensor3D): tf.Tensor2D {
+    const { nHeads: H } = this.config;
+    const dh = this.headDim;
+    const [T] = q.shape;
+    const S = k.shape[0];
+    const qs = tf.mul(q, 1 / Math.sqrt(dh));
+    const kT = tf.transpose(k); // (dModel, S): a head's keys are then contiguous rows
+    const heads: tf.Tensor2D[] = [];
+    for (let h = 0; h < H; h++) {
+      const scores = tf.add(
+        tf.matMul(tf.slice(qs, [0, h * dh], [T, dh]), tf.slice(kT, [h * dh, 0], [dh, S])),
+        tf.reshape(tf.slice(bias, [h, 0, 0], [1, T, S]), [T, S]),
+      ); // (T, S)
+      heads.push(tf.matMul(tf.softmax(scores), tf.slice(v, [0, h * dh], [S, dh]))); // (T, dh)
+    }
+    return tf.concat(heads, 1) as tf.Tensor2D; // (T, dModel)
+  }
+
+  /**
+   * One query over n cached keys, all heads in three unbatched matMuls: the query is
+   * spread into a (dModel, H) block-diagonal matrix so that K @ Q gives every head's
+   * scores at once. The waste (H times the multiply-adds of per-head products) costs
+   * less than the ~10 kernel launches per head that slicing would take.
+   */
+  private attendOne(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor2D {
+    const { dModel: d, nHeads: H, contextLength: C } = this.config;
+    const n = k.shape[0];
+    const qBlock = tf.mul(tf.reshape(q, [d, 1]), this.headMask); // (d, H)
+    const scores = tf.add(tf.matMul(k, qBlock), tf.slice(this.alibiTable, [C - n, 0], [n, H])); // (n, H)
+    const probs = tf.softmax(tf.transpose(scores)); // (H, n)
+    const mixed = tf.matMul(probs, v); // (H, d): head h's row is right only in its own columns
+    return tf.sum(tf.mul(mixed, this.headMaskT), 0, true) as tf.Tensor2D; // (1, d)
+  }
+
+  /** The residual stream -> (1 + 2 * 360) logits: type, then both conditionals. */
+  private headsForLast(x: tf.Tensor2D): tf.Tensor1D {
+    const n = x.shape[0];
+    const last = n === 1 ? x : (tf.slice(x, [n - 1, 0], [1, this.config.dModel]) as tf.Tensor2D);
+    const h = this.layerNorm(last, 'final.ln'); // (1, d)
+    const typeLogits = this.linear(h, 'head.type'); // (1, 3)
+    const typeEmb = tf.gather(this.w('emb.type'), this.condTypeRows); // (2, eType)
+    const cond = this.linear(tf.concat([tf.tile(h, [COND_TYPES.length, 1]), typeEmb], 1) as tf.Tensor2D, 'typeCond'); // (2, d)
+    const fam = this.linear(cond, 'head.families'); // (2, 360)
+    return tf.concat([tf.reshape(typeLogits, [-1]), tf.reshape(fam, [-1])]) as tf.Tensor1D;
+  }
+
+  private unpackLogits(flat: Float32Array): NextWordLogits {
+    const nt = FAMILY_SIZES.type;
+    const given = {} as Record<number, FamilyLogits>;
+    COND_TYPES.forEach((t, row) => {
+      const base = nt + row * OUTPUT_WIDTH;
+      const fl = {} as Record<OutputFamily, Float32Array>;
+      for (const f of OUTPUT_FAMILIES) fl[f] = flat.slice(base + OUTPUT_OFFSETS[f], base + OUTPUT_OFFSETS[f] + FAMILY_SIZES[f]);
+      given[t] = fl;
+    });
+    return { type: flat.slice(0, nt), given: given as NextWordLogits['given'] };
+  }
+
+  private assertUsable(cache: KVCache): void {
+    if (this.freed) throw new AntiphonError('E_INTERNAL', 'this model was disposed');
+    cache.assertLive();
+    if (cache.shape.nLayers !== this.config.nLayers || cache.shape.contextLength !== this.config.contextLength) {
+      throw new AntiphonError('E_INTERNAL', 'this KV cache belongs to a model of another shape');
+    }
+  }
+
+  // ---- incremental decoding ---------------------------------------------------
+
+  /**
+   * Extends the cache by one word and returns the next word's distributions. A full
+   * cache slides first (see KVCache.slide). A word outside the vocabulary throws
+   * E_WORD_INVALID before anything changes.
+   */
+  step(cache: KVCache, word: Word): NextWordLogits {
+    checkWord(word, 'step()');
+    this.assertUsable(cache);
+    if (cache.length >= this.config.contextLength) cache.slide();
+    const L = this.config.nLayers;
+    const out = tf.tidy(() => {
+      let x = this.embedWords([word]); // (1, d)
+      const keys: tf.Tensor2D[] = [];
+      const values: tf.Tensor2D[] = [];
+      for (let l = 0; l < L; l++) {
+        const p = `block${l}.`;
+        const qkv = this.linear(this.layerNorm(x, p + 'ln1'), p + 'attn.qkv'); // (1, 3d)
+        const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
+        const prevK = cache.keys[l];
+        const prevV = cache.values[l];
+        const K = prevK ? (tf.concat([prevK, k], 0) as tf.Tensor2D) : k; // (n, d)
+        const V = prevV ? (tf.concat([prevV, v], 0) as tf.Tensor2D) : v; // (n, d)
+        keys.push(K);
+        values.push(V);
+        x = tf.add(x, this.linear(this.attendOne(q, K, V), p + 'attn.out'));
+        x = this.feedForward(x, p);
+      }
+      return { keys, values, logits: this.headsForLast(x) };
+    });
+    const flat = out.logits.dataSync() as Float32Array;
+    out.logits.dispose();
+    cache.commit(out.keys, out.values, [...cache.words, word]);
+    return this.unpackLogits(flat);
+  }
+
+  /**
+   * Ingests a run of words in batched calls (priming with a person's phrase, or a
+   * restored history) and returns the distributions after the last one. Runs longer
+   * than the free window are taken in chunks, sliding between them as step() would.
+   */
+  prime(cache: KVCache, words: readonly Word[]): NextWordLogits {
+    words.forEach((w, i) => checkWord(w, `prime() word ${i}`));
+    this.assertUsable(cache);
+    if (words.length === 0) throw new AntiphonError('E_WORD_INVALID', 'prime() needs at least one word');
+    let at = 0;
+    let flat: Float32Array | null = null;
+    while (at < words.length) {
+      if (cache.length >= this.config.contextLength) cache.slide();
+      const take = Math.min(words.length - at, this.config.contextLength - cache.length);
+      const chunk = words.slice(at, at + take);
+      const isLast = at + take === words.length;
+      const out = tf.tidy(() => this.blockPass(cache, chunk, isLast) as unknown as tf.TensorContainerObject) as unknown as ReturnType<
+        CPTransformer['blockPass']
+      >;
+      cache.commit(out.keys, out.values, [...cache.words, ...chunk]);
+      if (out.logits) {
+        flat = out.logits.dataSync() as Float32Array;
+        out.logits.dispose();
+      }
+      at += take;
+    }
+    return this.unpackLogits(flat!);
+  }
+
+  private blockPass(
+    cache: KVCache,
+    chunk: readonly Word[],
+    withLogits: boolean,
+  ): { keys: tf.Tensor2D[]; values: tf.Tensor2D[]; logits?: tf.Tensor1D } {
+    const { nLayers: L, nHeads: H } = this.config;
+    const T = chunk.length;
+    const S = cache.length + T;
+    const bias = alibiBlockBias(H, T, S, S - T);
+    let x = this.embedWords(chunk); // (T, d)
+    const keys: tf.Tensor2D[] = [];
+    const values: tf.Tensor2D[] = [];
+    for (let l = 0; l < L; l++) {
+      const p = `block${l}.`;
+      const qkv = this.linear(this.layerNorm(x, p + 'ln1'), p + 'attn.qkv'); // (T, 3d)
+      const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
+      const prevK = cache.keys[l];
+      const prevV = cache.values[l];
+      const K = prevK ? (tf.concat([prevK, k], 0) as tf.Tensor2D) : k; // (S, d)
+      const V = prevV ? (tf.concat([prevV, v], 0) as tf.Tensor2D) : v; // (S, d)
+      keys.push(K);
+      values.push(V);
+      x = tf.add(x, this.linear(this.attendBlock(q, K, V, bias), p + 'attn.out'));
+      x = this.feedForward(x, p);
+    }
+    return withLogits ? { keys, values, logits: this.headsForLast(x) } : { keys, values };
+  }
+
+  private feedForward(x: tf.Tensor2D, p: string): tf.Tensor2D {
+    const hidden = tf.fused.matMul({ a: this.layerNorm(x, p + 'ln2'), b: this.w(p + 'ff.w1'), bias: this.w(p + 'ff.b1'), activation: 'relu' });
+    return tf.add(x, tf.fused.matMul({ a: hidden, b: this.w(p + 'ff.w2'), bias: this.w(p + 'ff.b2') }));
+  }
+
+  // ---- full sequence (training, and the reference for the cache) -----------------
+
+  /**
+   * Teacher-forced logits for a batch: position t predicts word t + 1. `targetTypes`
+   * (B, T) holds the type of each position's target word, which conditions the six
+   * non-type heads as the paper trains them. Differentiable: call it inside
+   * tf.variableGrads / optimizer.minimize. The caller disposes the result (or runs
+   * this inside tf.tidy).
+   */
+  forward(words: tf.Tensor3D, targetTypes: tf.Tensor2D): ForwardLogits {
+    const [B, T, nf] = words.shape;
+    if (nf !== FAMILIES.length) throw new AntiphonError('E_WORD_INVALID', `forward() words must be (B, T, ${FAMILIES.length}), got [${words.shape}]`);
+    if (T > this.config.contextLength) {
+      throw new AntiphonError('E_MODEL_CONFIG', `forward() got ${T} words per sequence; the context holds ${this.config.contextLength}`);
+    }
+    const { nLayers: L, nHeads: H, dModel: d } = this.config;
+    return tf.tidy(() => {
+      const bias = alibiBlockBias(H, T, T, 0);
+      let x = this.embedTensor(tf.reshape(tf.cast(words, 'int32'), [B * T, nf]) as tf.Tensor2D); // (B*T, d)
+      for (let l = 0; l < L; l++) {
+        const p = `block${l}.`;
+        const qkv = this.linear(this.layerNorm(x, p + 'ln1'), p + 'attn.qkv'); // (B*T, 3d)
+        const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
+        const perSeq: tf.Tensor2D[] = [];
+        for (let b = 0; b < B; b++) {
+          const rows = (t: tf.Tensor2D) => tf.slice(t, [b * T, 0], [T, d]);
+          perSeq.push(this.attendBlock(rows(q), rows(k), rows(v), bias));
+        }
+        const attn = B === 1 ? perSeq[0] : (tf.concat(perSeq, 0) as tf.Tensor2D); // (B*T, d)
+        x = tf.add(x, this.linear(attn, p + 'attn.out'));
+        x = this.feedForward(x, p);
+      }
+      const h = this.layerNorm(x, 'final.ln'); // (B*T, d)
+      const typeLogits = this.linear(h, 'head.type'); // (B*T, 3)
+      const tIdx = tf.reshape(tf.add(tf.cast(targetTypes, 'int32'), tf.scalar(1, 'int32')), [B * T]) as tf.Tensor1D;
+      const typeEmb = tf.matMul(tf.cast(tf.oneHot(tIdx, FAMILY_SIZES.type + 1), 'float32'), this.w('emb.type')); // (B*T, eType)
+      const cond = this.linear(tf.concat([h, typeEmb], 1) as tf.Tensor2D, 'typeCond'); // (B*T, d)
+      const fam = this.linear(cond, 'head.families'); // (B*T, 360)
+      const out = { type: tf.reshape(typeLogits, [B, T, FAMILY_SIZES.type]) } as ForwardLogits;
+      for (const f of OUTPUT_FAMILIES) {
+        out[f] = tf.reshape(tf.slice(fam, [0, OUTPUT_OFFSETS[f]], [B * T, FAMILY_SIZES[f]]), [B, T, FAMILY_SIZES[f]]);
+      }
+      return out;
+    });
+  }
+}
