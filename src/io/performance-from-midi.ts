@@ -11,8 +11,8 @@ import { TICKS_PER_BEAT } from '../engine/vocab.ts';
 
 const SUSTAIN = 64;
 
-/** Pedal-down intervals [down, up) of one channel, in file ticks. */
-function sustainIntervals(pedals: RawControl[], channel: number, endTicks: number): Array<[number, number]> {
+/** Pedal-down intervals [down, up) of one channel, in file ticks; only presses that are released count. */
+function sustainIntervals(pedals: RawControl[], channel: number): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   let down = -1;
   const events = pedals.filter((p) => p.controller === SUSTAIN && p.channel === channel).sort((a, b) => a.ticks - b.ticks);
@@ -23,7 +23,8 @@ function sustainIntervals(pedals: RawControl[], channel: number, endTicks: numbe
       down = -1;
     }
   }
-  if (down >= 0) out.push([down, Math.max(endTicks, down + 1)]);
+  // A press that never lifts is ignored: in POP909 such lone CC64 values (73, 81) are
+  // controller artefacts, and honouring them would stretch every later note to the song's end.
   return out;
 }
 
@@ -73,7 +74,7 @@ export function performanceFromMidi(midi: ParsedMidi, beats?: BeatTrack): Perfor
     const pedalsByChannel = new Map<number, Array<[number, number]>>();
     for (const n of track.notes) {
       let iv = pedalsByChannel.get(n.channel);
-      if (!iv) pedalsByChannel.set(n.channel, (iv = sustainIntervals(track.pedals, n.channel, midi.endTicks)));
+      if (!iv) pedalsByChannel.set(n.channel, (iv = sustainIntervals(track.pedals, n.channel)));
       const start = toTick(n.ticks);
       const end = toTick(pedalEnd(n.ticks + n.durationTicks, iv));
       notes.push({ tick: start, dur: Math.max(1e-6, end - start), pitch: n.midi, velocity: Math.max(1, n.velocity) });
