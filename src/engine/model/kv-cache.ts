@@ -14,7 +14,7 @@ export interface CacheShape {
 export class KVSnapshot {
   constructor(
     readonly keys: (tf.Tensor2D | null)[], // per layer (n, dModel)
-    readonly values: (tf.Tensor2D | null)[], // per layer (n, dModel)
+    readonly values: (tf.Tensor2D | null)[], // per layer (dModel, n): transposed
     readonly words: readonly Word[],
     readonly slides: number,
     readonly owner: CacheShape,
@@ -34,7 +34,10 @@ export class KVSnapshot {
 export class KVCache {
   /** Per layer (n, dModel); null while empty. */
   keys: (tf.Tensor2D | null)[];
-  /** Per layer (n, dModel); null while empty. */
+  /**
+   * Per layer (dModel, n), transposed, so that attention can keep the big operand on the
+   * left of its matMul (see CPTransformer.attendOne); null while empty.
+   */
   values: (tf.Tensor2D | null)[];
   /** The words whose keys and values are cached, oldest first. */
   words: Word[] = [];
@@ -82,16 +85,18 @@ export class KVCache {
     const keep = this.shape.nKeep;
     const drop = Math.floor((n - keep) / 2);
     if (drop <= 0) return;
-    const cut = (t: tf.Tensor2D | null): tf.Tensor2D | null => {
+    // Words run along `axis`: rows of the keys, columns of the transposed values.
+    const cut = (t: tf.Tensor2D | null, axis: 0 | 1): tf.Tensor2D | null => {
       if (!t) return t;
-      const d = t.shape[1];
+      const at = (from: number, size: number): tf.Tensor2D =>
+        axis === 0 ? tf.slice(t, [from, 0], [size, t.shape[1]]) : tf.slice(t, [0, from], [t.shape[0], size]);
       return tf.tidy(() => {
-        const tail = tf.slice(t, [keep + drop, 0], [n - keep - drop, d]);
-        return keep > 0 ? (tf.concat([tf.slice(t, [0, 0], [keep, d]), tail], 0) as tf.Tensor2D) : tail;
+        const tail = at(keep + drop, n - keep - drop);
+        return keep > 0 ? (tf.concat([at(0, keep), tail], axis) as tf.Tensor2D) : tail;
       });
     };
-    const keys = this.keys.map(cut) as tf.Tensor2D[];
-    const values = this.values.map(cut) as tf.Tensor2D[];
+    const keys = this.keys.map((t) => cut(t, 0));
+    const values = this.values.map((t) => cut(t, 1));
     this.commit(keys, values, [...this.words.slice(0, keep), ...this.words.slice(keep + drop)]);
     this.slides++;
   }

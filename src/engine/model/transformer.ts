@@ -42,7 +42,7 @@ export class CPTransformer {
   readonly headDim: number;
   // Constants owned by the model, freed by dispose().
   private readonly headMask: tf.Tensor2D; // (dModel, H): 1/sqrt(dh) where row j belongs to head h
-  private readonly headMaskT: tf.Tensor2D; // (H, dModel): 1 where column j belongs to head h
+  private readonly headMask01: tf.Tensor2D; // (dModel, H): 1 where row j belongs to head h
   private readonly alibiTable: tf.Tensor2D; // (C, H)
   private readonly condTypeRows: tf.Tensor1D; // (2) int32: embedding rows of METRICAL and NOTE
   private freed = false;
@@ -53,15 +53,15 @@ export class CPTransformer {
     const { dModel: d, nHeads: H } = config;
     this.headDim = d / H;
     const mask = new Float32Array(d * H);
-    const maskT = new Float32Array(H * d);
+    const mask01 = new Float32Array(d * H);
     const scale = 1 / Math.sqrt(this.headDim);
     for (let j = 0; j < d; j++) {
       const h = Math.floor(j / this.headDim);
       mask[j * H + h] = scale;
-      maskT[h * d + j] = 1;
+      mask01[j * H + h] = 1;
     }
     this.headMask = tf.tensor2d(mask, [d, H]);
-    this.headMaskT = tf.tensor2d(maskT, [H, d]);
+    this.headMask01 = tf.tensor2d(mask01, [d, H]);
     this.alibiTable = alibiDecodeTable(H, config.contextLength);
     this.condTypeRows = tf.tensor1d(COND_TYPES.map((t) => t + 1), 'int32');
   }
@@ -92,7 +92,7 @@ export class CPTransformer {
     this.freed = true;
     for (const v of Object.values(this.weights)) v.dispose();
     this.headMask.dispose();
-    this.headMaskT.dispose();
+    this.headMask01.dispose();
     this.alibiTable.dispose();
     this.condTypeRows.dispose();
   }
@@ -141,9 +141,10 @@ export class CPTransformer {
 
   /**
    * Causal attention of T queries over S keys for one sequence, per head on 2-D
-   * slices. Query i sits at key index S - T + i. `bias` is (H, T, S).
+   * slices. Query i sits at key index S - T + i. `bias` is (H, T, S). `vT` is the
+   * values transposed, (dModel, S), as the cache stores them.
    */
-  private attendBlock(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, bias: tf.Tensor3D): tf.Tensor2D {
+  private attendBlock(q: tf.Tensor2D, k: tf.Tensor2D, vT: tf.Tensor2D, bias: tf.Tensor3D): tf.Tensor2D {
     const { nHeads: H } = this.config;
     const dh = this.headDim;
     const [T] = q.shape;
@@ -156,25 +157,30 @@ export class CPTransformer {
         tf.matMul(tf.slice(qs, [0, h * dh], [T, dh]), tf.slice(kT, [h * dh, 0], [dh, S])),
         tf.reshape(tf.slice(bias, [h, 0, 0], [1, T, S]), [T, S]),
       ); // (T, S)
-      heads.push(tf.matMul(tf.softmax(scores), tf.slice(v, [0, h * dh], [S, dh]))); // (T, dh)
+      const vHead = tf.transpose(tf.slice(vT, [h * dh, 0], [dh, S])); // (S, dh)
+      heads.push(tf.matMul(tf.softmax(scores), vHead)); // (T, dh)
     }
     return tf.concat(heads, 1) as tf.Tensor2D; // (T, dModel)
   }
 
   /**
-   * One query over n cached keys, all heads in three unbatched matMuls: the query is
-   * spread into a (dModel, H) block-diagonal matrix so that K @ Q gives every head's
-   * scores at once. The waste (H times the multiply-adds of per-head products) costs
+   * One query over n cached words, all heads at once in two unbatched matMuls: the
+   * query is spread into a (dModel, H) block-diagonal matrix so that K @ Q gives every
+   * head's scores. The waste (H times the multiply-adds of per-head products) costs
    * less than the ~10 kernel launches per head that slicing would take.
+   *
+   * The big operand is always on the left: wasm's matMul packs its right-hand operand
+   * into a new XNNPACK operator whenever that tensor is new, and a cache tensor is new
+   * every step. That is why values are cached transposed.
    */
-  private attendOne(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor2D {
+  private attendOne(q: tf.Tensor2D, k: tf.Tensor2D, vT: tf.Tensor2D): tf.Tensor2D {
     const { dModel: d, nHeads: H, contextLength: C } = this.config;
     const n = k.shape[0];
     const qBlock = tf.mul(tf.reshape(q, [d, 1]), this.headMask); // (d, H)
     const scores = tf.add(tf.matMul(k, qBlock), tf.slice(this.alibiTable, [C - n, 0], [n, H])); // (n, H)
-    const probs = tf.softmax(tf.transpose(scores)); // (H, n)
-    const mixed = tf.matMul(probs, v); // (H, d): head h's row is right only in its own columns
-    return tf.sum(tf.mul(mixed, this.headMaskT), 0, true) as tf.Tensor2D; // (1, d)
+    const probsT = tf.transpose(tf.softmax(tf.transpose(scores))); // (n, H)
+    const mixed = tf.matMul(vT, probsT); // (d, H): column h is right only in head h's rows
+    return tf.reshape(tf.sum(tf.mul(mixed, this.headMask01), 1), [1, d]) as tf.Tensor2D; // (1, d)
   }
 
   /** The residual stream -> (1 + 2 * 360) logits: type, then both conditionals. */
@@ -232,10 +238,11 @@ export class CPTransformer {
         const prevK = cache.keys[l];
         const prevV = cache.values[l];
         const K = prevK ? (tf.concat([prevK, k], 0) as tf.Tensor2D) : k; // (n, d)
-        const V = prevV ? (tf.concat([prevV, v], 0) as tf.Tensor2D) : v; // (n, d)
+        const vCol = tf.reshape(v, [-1, 1]) as tf.Tensor2D; // (d, 1)
+        const VT = prevV ? (tf.concat([prevV, vCol], 1) as tf.Tensor2D) : vCol; // (d, n)
         keys.push(K);
-        values.push(V);
-        x = tf.add(x, this.linear(this.attendOne(q, K, V), p + 'attn.out'));
+        values.push(VT);
+        x = tf.add(x, this.linear(this.attendOne(q, K, VT), p + 'attn.out'));
         x = this.feedForward(x, p);
       }
       return { keys, values, logits: this.headsForLast(x) };
@@ -294,10 +301,11 @@ export class CPTransformer {
       const prevK = cache.keys[l];
       const prevV = cache.values[l];
       const K = prevK ? (tf.concat([prevK, k], 0) as tf.Tensor2D) : k; // (S, d)
-      const V = prevV ? (tf.concat([prevV, v], 0) as tf.Tensor2D) : v; // (S, d)
+      const vT = tf.transpose(v); // (d, T)
+      const VT = prevV ? (tf.concat([prevV, vT], 1) as tf.Tensor2D) : vT; // (d, S)
       keys.push(K);
-      values.push(V);
-      x = tf.add(x, this.linear(this.attendBlock(q, K, V, bias), p + 'attn.out'));
+      values.push(VT);
+      x = tf.add(x, this.linear(this.attendBlock(q, K, VT, bias), p + 'attn.out'));
       x = this.feedForward(x, p);
     }
     return withLogits ? { keys, values, logits: this.headsForLast(x) } : { keys, values };
@@ -334,7 +342,7 @@ export class CPTransformer {
         const perSeq: tf.Tensor2D[] = [];
         for (let b = 0; b < B; b++) {
           const rows = (t: tf.Tensor2D) => tf.slice(t, [b * T, 0], [T, d]);
-          perSeq.push(this.attendBlock(rows(q), rows(k), rows(v), bias));
+          perSeq.push(this.attendBlock(rows(q), rows(k), tf.transpose(rows(v)), bias));
         }
         const attn = B === 1 ? perSeq[0] : (tf.concat(perSeq, 0) as tf.Tensor2D); // (B*T, d)
         x = tf.add(x, this.linear(attn, p + 'attn.out'));
