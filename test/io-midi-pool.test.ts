@@ -6,7 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AntiphonError } from '../src/errors.ts';
 import { MidiReaderPool, liveWorkerCount, listMidiFiles, readMidiFile } from '../src/io/midi-pool.ts';
-import { cc, endlessSysex, off, on, smf } from './helpers/midi-bytes.ts';
+import { parseMidiBytes } from '../src/io/midi-read.ts';
+import { cc, endlessSysex, off, on, smf, tempo, trackName } from './helpers/midi-bytes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'antiphon-io-'));
 const good = smf([[on(0, 60, 100), off(480, 60)]]);
@@ -55,6 +56,23 @@ test('a parse past the deadline is E_MIDI_TIMEOUT and the worker is replaced', a
     const after = await pool.readBytes(good, 'again.mid');
     assert.is(after.file, 'again.mid');
     assert.ok(liveWorkerCount() <= 2, `live workers: ${liveWorkerCount()}`);
+  } finally {
+    await pool.dispose();
+  }
+});
+
+test('the pool returns exactly what parseMidiBytes returns in-thread', async () => {
+  const bytes = smf([
+    [tempo(0, 500000), tempo(480, 666665)],
+    [trackName(0, 'mix'), cc(0, 64, 127), on(0, 60, 90), on(0, 38, 70, 9), off(240, 60), cc(0, 64, 0), on(0, 62, 1), off(10, 38, 9), cc(0, 67, 5, 9)],
+  ]);
+  const pool = new MidiReaderPool({ workers: 1 });
+  try {
+    const viaPool = await pool.readBytes(bytes, 'same.mid');
+    const direct = parseMidiBytes(bytes, 'same.mid');
+    assert.ok(direct.tracks.some((t) => t.notes.some((n) => n.unterminated)), 'fixture has an unterminated note');
+    assert.ok(direct.tracks.some((t) => t.percussion) && direct.tracks.some((t) => t.pedals.length === 2));
+    assert.equal(viaPool, direct);
   } finally {
     await pool.dispose();
   }

@@ -6,6 +6,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AntiphonError, isAntiphonError } from '../errors.ts';
+import { unpackParsed } from './midi-read.ts';
 import type { Job, Reply } from './midi-worker.ts';
 import type { ParsedMidi } from './midi-types.ts';
 
@@ -177,9 +178,10 @@ export class MidiReaderPool {
       clearTimeout(slot.timer);
       slot.task = undefined;
       worker.unref();
-      if (msg.type === 'done') task.resolve(msg.result);
-      else task.reject(new AntiphonError(msg.error.code, msg.error.message, { file: msg.error.file ?? task.name }));
+      // Hand the worker its next file before unpacking this one, so it parses while we unpack.
       this.pump();
+      if (msg.type === 'done') task.resolve(unpackParsed(msg.result));
+      else task.reject(new AntiphonError(msg.error.code, msg.error.message, { file: msg.error.file ?? task.name }));
     });
 
     worker.on('error', (err: Error & { code?: string }) => {

@@ -3,8 +3,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { AntiphonError, isAntiphonError, type ErrorCode } from '../errors.ts';
-import { parseMidiBytes } from './midi-read.ts';
-import type { ParsedMidi } from './midi-types.ts';
+import { packParsed, parseMidiBytes, type PackedMidi } from './midi-read.ts';
 
 export type Job =
   | { id: number; path: string; maxBytes: number }
@@ -18,7 +17,7 @@ export interface WireError {
 
 export type Reply =
   | { type: 'ready' }
-  | { type: 'done'; id: number; result: ParsedMidi }
+  | { type: 'done'; id: number; result: PackedMidi }
   | { type: 'failed'; id: number; error: WireError };
 
 function load(path: string, maxBytes: number): Uint8Array {
@@ -50,21 +49,25 @@ function load(path: string, maxBytes: number): Uint8Array {
   return bytes;
 }
 
-function run(job: Job): Reply {
+function run(job: Job): { reply: Reply; transfer: ArrayBuffer[] } {
   const name = 'path' in job ? job.path : job.name;
   try {
     const bytes = 'path' in job ? load(job.path, job.maxBytes) : job.bytes;
-    return { type: 'done', id: job.id, result: parseMidiBytes(bytes, name) };
+    const { packed, transfer } = packParsed(parseMidiBytes(bytes, name));
+    return { reply: { type: 'done', id: job.id, result: packed }, transfer };
   } catch (e) {
     const error: WireError = isAntiphonError(e)
       ? { code: e.code, message: e.message, file: e.file ?? name }
       : { code: 'E_INTERNAL', message: `${name}: ${e instanceof Error ? e.message : String(e)}`, file: name };
-    return { type: 'failed', id: job.id, error };
+    return { reply: { type: 'failed', id: job.id, error }, transfer: [] };
   }
 }
 
 const port = parentPort;
 if (port) {
-  port.on('message', (job: Job) => port.postMessage(run(job)));
+  port.on('message', (job: Job) => {
+    const { reply, transfer } = run(job);
+    port.postMessage(reply, transfer);
+  });
   port.postMessage({ type: 'ready' } satisfies Reply);
 }
