@@ -49,9 +49,11 @@ async function withoutNewProcessListeners<T>(init: () => Promise<T>): Promise<{ 
     }
   };
   try {
-    return { value: await init(), removed };
-  } finally {
+    const value = await init();
     strip();
+    return { value, removed };
+  } finally {
+    strip(); // also when init throws: a half-started wasm module leaves its handlers too
   }
 }
 
