@@ -44,6 +44,7 @@ interface Slot {
   worker: Worker;
   ready: boolean;
   task?: Task;
+  jobId?: number;
   timer?: NodeJS.Timeout;
   exited: Promise<void>;
 }
@@ -142,6 +143,7 @@ export class MidiReaderPool {
   private assign(slot: Slot, task: Task): void {
     const id = this.nextId++;
     slot.task = task;
+    slot.jobId = id;
     slot.worker.ref();
     slot.timer = setTimeout(() => {
       slot.task = undefined;
@@ -174,7 +176,8 @@ export class MidiReaderPool {
         return;
       }
       const task = slot.task;
-      if (!task) return;
+      // A reply can only belong to the job in hand; anything else is a late answer to a stopped job.
+      if (!task || msg.id !== slot.jobId) return;
       clearTimeout(slot.timer);
       slot.task = undefined;
       worker.unref();
