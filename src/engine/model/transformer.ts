@@ -107,9 +107,12 @@ export class CPTransformer {
 
   // ---- shared pieces --------------------------------------------------------------
 
+  // Written out rather than with tf.moments, which spends three more kernels (a cast, a
+  // reshape and a second subtraction) per norm: a decode step runs 2L + 1 of them.
   private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    const { mean, variance } = tf.moments(x, -1, true);
-    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.config.lnEps)));
+    const centred = tf.sub(x, tf.mean(x, -1, true));
+    const variance = tf.mean(tf.square(centred), -1, true);
+    const normed = tf.mul(centred, tf.rsqrt(tf.add(variance, this.config.lnEps)));
     return tf.add(tf.mul(normed, this.w(prefix + '.g')), this.w(prefix + '.b')) as tf.Tensor2D;
   }
 
@@ -117,14 +120,47 @@ export class CPTransformer {
     return tf.fused.matMul({ a: x, b: this.w(prefix + '.w'), bias: this.w(prefix + '.b'), activation }) as tf.Tensor2D;
   }
 
-  /** Rows of words -> (N, dModel), by gather (inference: the gradient of gather is missing on wasm). */
-  private embedWords(words: readonly Word[]): tf.Tensor2D {
-    const parts = FAMILIES.map((f, fi) => {
-      const idx = new Int32Array(words.length);
-      for (let i = 0; i < words.length; i++) idx[i] = words[i][fi] + 1; // UNUSED (-1) -> row 0
-      return tf.gather(this.w(`emb.${f}`), tf.tensor1d(idx, 'int32'));
+  /**
+   * The input projection folded into each family's table, read back to JS: concat-then-
+   * project equals the sum of per-family projected rows, so a word's input is seven row
+   * additions and one upload instead of ~16 kernels. Rebuilt whenever a source weight's
+   * data changes (Variable.assign swaps its dataId), so training never sees stale rows.
+   */
+  private projected: { sources: object[]; rows: Float32Array[]; bias: Float32Array } | null = null;
+
+  private projectedTables(): { rows: Float32Array[]; bias: Float32Array } {
+    const src = [...FAMILIES.map((f) => this.w(`emb.${f}`)), this.w('in.w'), this.w('in.b')];
+    const p = this.projected;
+    if (p && src.every((v, i) => v.dataId === p.sources[i])) return p;
+    const d = this.config.dModel;
+    let at = 0;
+    const rows = FAMILIES.map((f) => {
+      const e = this.config.embDims[f];
+      const table = tf.tidy(() => tf.matMul(this.w(`emb.${f}`), tf.slice(this.w('in.w'), [at, 0], [e, d]))); // (size + 1, d)
+      at += e;
+      const v = table.dataSync() as Float32Array;
+      table.dispose();
+      return v;
     });
-    return this.linear(tf.concat(parts, 1) as tf.Tensor2D, 'in');
+    this.projected = { sources: src.map((v) => v.dataId), rows, bias: this.w('in.b').dataSync() as Float32Array };
+    return this.projected;
+  }
+
+  /** Rows of words -> (N, dModel), for inference. */
+  private embedWords(words: readonly Word[]): tf.Tensor2D {
+    const { rows, bias } = this.projectedTables();
+    const d = this.config.dModel;
+    const out = new Float32Array(words.length * d); // (N, d)
+    for (let i = 0; i < words.length; i++) {
+      const o = i * d;
+      out.set(bias, o);
+      for (let f = 0; f < FAMILIES.length; f++) {
+        const r = (words[i][f] + 1) * d; // UNUSED (-1) -> row 0
+        const table = rows[f];
+        for (let j = 0; j < d; j++) out[o + j] += table[r + j];
+      }
+    }
+    return tf.tensor2d(out, [words.length, d]);
   }
 
   /** (N, 7) int32 tokens -> (N, dModel), by one-hot matMul, whose gradient every backend has. */
