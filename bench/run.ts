@@ -1,0 +1,78 @@
+// npm run bench [-- --json] [--config small|base|small,base] [--backend auto|tensorflow|wasm|cpu] [--steps N] [--no-write]
+// Each config runs in its own process, so that its peak RSS is its own.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { BACKEND_CHOICES, type BackendChoice } from '../src/engine/backend.ts';
+import { runEngineBench, type EngineBench } from './engine.ts';
+import { writeBenchmarksDoc } from './report.ts';
+
+interface Args {
+  json: boolean;
+  configs: string[];
+  backend: BackendChoice;
+  steps?: number;
+  write: boolean;
+  child: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { json: false, configs: ['small'], backend: 'auto', write: true, child: false };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${k} needs a value`);
+      return v;
+    };
+    if (k === '--json') a.json = true;
+    else if (k === '--config') a.configs = value().split(',');
+    else if (k === '--backend') {
+      const b = value();
+      if (!BACKEND_CHOICES.includes(b as BackendChoice)) throw new Error(`--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
+      a.backend = b as BackendChoice;
+    } else if (k === '--steps') a.steps = Number(value());
+    else if (k === '--no-write') a.write = false;
+    else if (k === '--child') a.child = true;
+    else throw new Error(`unknown option ${k}`);
+  }
+  return a;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const log = (l: string) => process.stderr.write(`${l}\n`);
+  if (args.child) {
+    const r = await runEngineBench({ config: args.configs[0], backend: args.backend, steps: args.steps, log });
+    process.stdout.write(JSON.stringify(r) + '\n');
+    return;
+  }
+  const results: EngineBench[] = [];
+  for (const config of args.configs) {
+    log(`bench: ${config} on ${args.backend}`);
+    const childArgs = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', '--config', config, '--backend', args.backend];
+    if (args.steps) childArgs.push('--steps', String(args.steps));
+    const p = spawnSync(process.execPath, childArgs, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 20 });
+    if (p.status !== 0) throw new Error(`the ${config} benchmark failed (exit ${p.status})`);
+    results.push(JSON.parse(p.stdout.trim().split('\n').pop()!) as EngineBench);
+  }
+  if (args.write) writeBenchmarksDoc(fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url)), results);
+  if (args.json) {
+    // Exactly one JSON object: the first config's, with any others under `others`.
+    const [first, ...rest] = results;
+    process.stdout.write(JSON.stringify(rest.length ? { ...first, others: rest } : first, null, 2) + '\n');
+  } else {
+    for (const r of results) {
+      const d = r.decode;
+      console.log(
+        `${r.model} on ${r.backend}: decode p50/p99 ctx64 ${d.ctx64.p50Ms}/${d.ctx64.p99Ms} ms, ctx512 ${d.ctx512.p50Ms}/${d.ctx512.p99Ms} ms, ` +
+          `ctx1024 ${d.ctx1024.p50Ms}/${d.ctx1024.p99Ms} ms; recompute ${r.recomputeMsCtx512} ms (${r.recomputeRatioCtx512}x); ` +
+          `prime ${r.primeWordsPerSec} words/s; peak RSS ${r.peakRssMb} MB`,
+      );
+    }
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+});
