@@ -245,4 +245,25 @@ test('prime() longer than the window slides at the same points as stepping', () 
   model.dispose();
 });
 
+test('changed weights (as a trainer assigns them) reach step() at once: no stale derived tables', () => {
+  const model = CPTransformer.create(tinyConfig(), 27);
+  const words = randomWords(6, 28);
+  const a = model.createCache();
+  const before = model.prime(a, words);
+  for (const name of ['in.w', 'emb.pitch']) {
+    const v = model.weights[name];
+    const doubled = tf.mul(v, 2);
+    v.assign(doubled);
+    doubled.dispose();
+  }
+  const b = model.createCache();
+  const after = model.prime(b, words);
+  assert.ok(maxAbsDiff(before.type, after.type) > 1e-3, 'the change is visible');
+  const ref = recompute(model, words);
+  assert.ok(worstDiff(after, ref[ref.length - 1]) < TOL);
+  a.dispose();
+  b.dispose();
+  model.dispose();
+});
+
 test.run();
