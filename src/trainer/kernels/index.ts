@@ -1,0 +1,59 @@
+// Training kernels for the wasm backend. `registerTrainingKernels()` swaps in the
+// overrides below for 'wasm' only; other backends keep their kernels. It may run
+// before or after tf.setBackend('wasm'), and any number of times.
+import '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelFunc } from '@tensorflow/tfjs-core';
+import { batchMatMulKernel } from './batch-matmul.ts';
+import { fusedMatMulKernel } from './fused-matmul.ts';
+import { captureOriginal } from './original.ts';
+import { sumKernel } from './sum.ts';
+import { unsortedSegmentSumKernel } from './unsorted-segment-sum.ts';
+
+export { layerNorm, denseRelu, dense } from './ops.ts';
+
+const OVERRIDES: Record<string, KernelFunc> = {
+  BatchMatMul: batchMatMulKernel,
+  _FusedMatMul: fusedMatMulKernel,
+  Sum: sumKernel,
+  UnsortedSegmentSum: unsortedSegmentSumKernel,
+};
+
+const ours = new Set<KernelFunc>(Object.values(OVERRIDES));
+
+/** Installs the wasm training kernels; returns the names it (re)registered. */
+export function registerTrainingKernels(): string[] {
+  const changed: string[] = [];
+  for (const [name, kernelFunc] of Object.entries(OVERRIDES)) {
+    const current = tf.getKernel(name, 'wasm');
+    if (current && ours.has(current.kernelFunc)) continue;
+    const original = captureOriginal(name);
+    if (current) tf.unregisterKernel(name, 'wasm');
+    // The original's setupFunc binds its wasm export; the override calls into it.
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc,
+      setupFunc: original?.setupFunc,
+      disposeFunc: original?.disposeFunc,
+    });
+    changed.push(name);
+  }
+  return changed;
+}
+
+/** Puts the backend's own kernels back (profiling, and tests comparing both). */
+export function unregisterTrainingKernels(): void {
+  for (const name of Object.keys(OVERRIDES)) {
+    const current = tf.getKernel(name, 'wasm');
+    if (!current || !ours.has(current.kernelFunc)) continue;
+    tf.unregisterKernel(name, 'wasm');
+    const original = captureOriginal(name);
+    if (original) tf.registerKernel(original);
+  }
+}
+
+export function trainingKernelsActive(): boolean {
+  const k = tf.getKernel('BatchMatMul', 'wasm');
+  return !!k && ours.has(k.kernelFunc);
+}
