@@ -331,18 +331,25 @@ export class CPTransformer {
     const keys: tf.Tensor2D[] = [];
     const values: tf.Tensor2D[] = [];
     for (let l = 0; l < L; l++) {
-      const p = `block${l}.`;
-      const qkv = this.linear(this.layerNorm(x, p + 'ln1'), p + 'attn.qkv'); // (T, 3d)
-      const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
-      const prevK = cache.keys[l];
-      const prevV = cache.values[l];
-      const K = prevK ? (tf.concat([prevK, k], 0) as tf.Tensor2D) : k; // (S, d)
-      const vT = tf.transpose(v); // (d, T)
-      const VT = prevV ? (tf.concat([prevV, vT], 1) as tf.Tensor2D) : vT; // (d, S)
-      keys.push(K);
-      values.push(VT);
-      x = tf.add(x, this.linear(this.attendBlock(q, K, VT, bias), p + 'attn.out'));
-      x = this.feedForward(x, p);
+      // A tidy per layer: a long chunk's per-head score matrices, (T, S) each, would
+      // otherwise all stay alive until the whole pass ends (gigabytes for the base model).
+      const prev = x;
+      const r = tf.tidy(() => {
+        const p = `block${l}.`;
+        const qkv = this.linear(this.layerNorm(prev, p + 'ln1'), p + 'attn.qkv'); // (T, 3d)
+        const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
+        const prevK = cache.keys[l];
+        const prevV = cache.values[l];
+        const K = prevK ? (tf.concat([prevK, k], 0) as tf.Tensor2D) : k; // (S, d)
+        const vT = tf.transpose(v); // (d, T)
+        const VT = prevV ? (tf.concat([prevV, vT], 1) as tf.Tensor2D) : vT; // (d, S)
+        const y = tf.add(prev, this.linear(this.attendBlock(q, K, VT, bias), p + 'attn.out'));
+        return { x: this.feedForward(y as tf.Tensor2D, p), K, VT };
+      });
+      prev.dispose();
+      x = r.x;
+      keys.push(r.K);
+      values.push(r.VT);
     }
     return withLogits ? { keys, values, logits: this.headsForLast(x) } : { keys, values };
   }
