@@ -250,7 +250,7 @@ test('changed weights (as a trainer assigns them) reach step() at once: no stale
   const words = randomWords(6, 28);
   const a = model.createCache();
   const before = model.prime(a, words);
-  for (const name of ['in.w', 'emb.pitch']) {
+  for (const name of ['in.w', 'emb.pitch', 'block0.ln1.g', 'block1.ln2.b', 'final.ln.b', 'typeCond.w', 'emb.type']) {
     const v = model.weights[name];
     const doubled = tf.mul(v, 2);
     v.assign(doubled);

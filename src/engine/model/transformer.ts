@@ -9,6 +9,7 @@ import { AntiphonError } from '../../errors.ts';
 import { FAMILIES, FAMILY_SIZES, TYPE, wordError, type Family, type Word } from '../vocab.ts';
 import { alibiBlockBias, alibiDecodeTable } from './alibi.ts';
 import type { ModelConfig } from './config.ts';
+import { COND_TYPES, InferenceWeights } from './inference-weights.ts';
 import { KVCache } from './kv-cache.ts';
 import { initWeights, OUTPUT_FAMILIES, OUTPUT_OFFSETS, OUTPUT_WIDTH, weightMapError, type WeightMap } from './weights.ts';
 
@@ -29,7 +30,6 @@ export interface NextWordLogits {
 /** Per-family logits of a full-sequence forward pass, each (B, T, size). */
 export type ForwardLogits = Record<Family, tf.Tensor3D>;
 
-const COND_TYPES = [TYPE.METRICAL, TYPE.NOTE] as const;
 
 function checkWord(word: ArrayLike<number>, where: string): void {
   const why = wordError(word);
@@ -44,7 +44,6 @@ export class CPTransformer {
   private readonly headMask: tf.Tensor2D; // (dModel, H): 1/sqrt(dh) where row j belongs to head h
   private readonly headMask01: tf.Tensor2D; // (dModel, H): 1 where row j belongs to head h
   private readonly alibiTable: tf.Tensor2D; // (C, H)
-  private readonly condTypeRows: tf.Tensor1D; // (2) int32: embedding rows of METRICAL and NOTE
   private freed = false;
 
   private constructor(config: ModelConfig, weights: WeightMap) {
@@ -63,7 +62,8 @@ export class CPTransformer {
     this.headMask = tf.tensor2d(mask, [d, H]);
     this.headMask01 = tf.tensor2d(mask01, [d, H]);
     this.alibiTable = alibiDecodeTable(H, config.contextLength);
-    this.condTypeRows = tf.tensor1d(COND_TYPES.map((t) => t + 1), 'int32');
+    // Built now so that the model's tensor count is settled before its first step.
+    this.derived = new InferenceWeights(weights, config);
   }
 
   /** A fresh model with deterministic weights from `seed`. */
@@ -94,7 +94,8 @@ export class CPTransformer {
     this.headMask.dispose();
     this.headMask01.dispose();
     this.alibiTable.dispose();
-    this.condTypeRows.dispose();
+    this.derived?.dispose();
+    this.derived = null;
   }
 
   createCache(): KVCache {
@@ -120,35 +121,26 @@ export class CPTransformer {
     return tf.fused.matMul({ a: x, b: this.w(prefix + '.w'), bias: this.w(prefix + '.b'), activation }) as tf.Tensor2D;
   }
 
-  /**
-   * The input projection folded into each family's table, read back to JS: concat-then-
-   * project equals the sum of per-family projected rows, so a word's input is seven row
-   * additions and one upload instead of ~16 kernels. Rebuilt whenever a source weight's
-   * data changes (Variable.assign swaps its dataId), so training never sees stale rows.
-   */
-  private projected: { sources: object[]; rows: Float32Array[]; bias: Float32Array } | null = null;
+  /** Inference weights, derived lazily and rebuilt when a trained weight changes. */
+  private derived: InferenceWeights | null = null;
 
-  private projectedTables(): { rows: Float32Array[]; bias: Float32Array } {
-    const src = [...FAMILIES.map((f) => this.w(`emb.${f}`)), this.w('in.w'), this.w('in.b')];
-    const p = this.projected;
-    if (p && src.every((v, i) => v.dataId === p.sources[i])) return p;
-    const d = this.config.dModel;
-    let at = 0;
-    const rows = FAMILIES.map((f) => {
-      const e = this.config.embDims[f];
-      const table = tf.tidy(() => tf.matMul(this.w(`emb.${f}`), tf.slice(this.w('in.w'), [at, 0], [e, d]))); // (size + 1, d)
-      at += e;
-      const v = table.dataSync() as Float32Array;
-      table.dispose();
-      return v;
-    });
-    this.projected = { sources: src.map((v) => v.dataId), rows, bias: this.w('in.b').dataSync() as Float32Array };
-    return this.projected;
+  private inference(): InferenceWeights {
+    if (this.derived?.isCurrent()) return this.derived;
+    this.derived?.dispose();
+    this.derived = new InferenceWeights(this.weights, this.config);
+    return this.derived;
+  }
+
+  /** Zero mean, unit variance over the last axis; gain and bias live in InferenceWeights. */
+  private normalize(x: tf.Tensor2D): tf.Tensor2D {
+    const centred = tf.sub(x, tf.mean(x, -1, true));
+    const variance = tf.mean(tf.square(centred), -1, true);
+    return tf.mul(centred, tf.rsqrt(tf.add(variance, this.config.lnEps))) as tf.Tensor2D;
   }
 
   /** Rows of words -> (N, dModel), for inference. */
-  private embedWords(words: readonly Word[]): tf.Tensor2D {
-    const { rows, bias } = this.projectedTables();
+  private embedWords(iw: InferenceWeights, words: readonly Word[]): tf.Tensor2D {
+    const { embRows: rows, embBias: bias } = iw;
     const d = this.config.dModel;
     const out = new Float32Array(words.length * d); // (N, d)
     for (let i = 0; i < words.length; i++) {
@@ -219,16 +211,27 @@ export class CPTransformer {
     return tf.reshape(tf.sum(tf.mul(mixed, this.headMask01), 1), [1, d]) as tf.Tensor2D; // (1, d)
   }
 
-  /** The residual stream -> (1 + 2 * 360) logits: type, then both conditionals. */
-  private headsForLast(x: tf.Tensor2D): tf.Tensor1D {
+  /** The residual stream -> (3 + 2 * 360) logits: type, then both conditionals. */
+  private headsForLast(iw: InferenceWeights, x: tf.Tensor2D): tf.Tensor1D {
     const n = x.shape[0];
     const last = n === 1 ? x : (tf.slice(x, [n - 1, 0], [1, this.config.dModel]) as tf.Tensor2D);
-    const h = this.layerNorm(last, 'final.ln'); // (1, d)
-    const typeLogits = this.linear(h, 'head.type'); // (1, 3)
-    const typeEmb = tf.gather(this.w('emb.type'), this.condTypeRows); // (2, eType)
-    const cond = this.linear(tf.concat([tf.tile(h, [COND_TYPES.length, 1]), typeEmb], 1) as tf.Tensor2D, 'typeCond'); // (2, d)
+    const h = this.normalize(last); // (1, d)
+    const typeLogits = tf.fused.matMul({ a: h, b: iw.typeHead.w, bias: iw.typeHead.b }); // (1, 3)
+    const cond = tf.add(tf.matMul(h, iw.condHidden), iw.condByType) as tf.Tensor2D; // (2, d)
     const fam = this.linear(cond, 'head.families'); // (2, 360)
     return tf.concat([tf.reshape(typeLogits, [-1]), tf.reshape(fam, [-1])]) as tf.Tensor1D;
+  }
+
+  /** One pre-norm block's attention input and feed-forward, with the folded norms. */
+  private qkvOf(iw: InferenceWeights, x: tf.Tensor2D, l: number): tf.Tensor2D {
+    const f = iw.qkv[l];
+    return tf.fused.matMul({ a: this.normalize(x), b: f.w, bias: f.b }) as tf.Tensor2D;
+  }
+
+  private feedForwardFolded(iw: InferenceWeights, x: tf.Tensor2D, l: number): tf.Tensor2D {
+    const f = iw.ff1[l];
+    const hidden = tf.fused.matMul({ a: this.normalize(x), b: f.w, bias: f.b, activation: 'relu' });
+    return tf.add(x, tf.fused.matMul({ a: hidden, b: this.w(`block${l}.ff.w2`), bias: this.w(`block${l}.ff.b2`) })) as tf.Tensor2D;
   }
 
   private unpackLogits(flat: Float32Array): NextWordLogits {
@@ -263,13 +266,14 @@ export class CPTransformer {
     this.assertUsable(cache);
     if (cache.length >= this.config.contextLength) cache.slide();
     const L = this.config.nLayers;
+    const iw = this.inference();
     const out = tf.tidy(() => {
-      let x = this.embedWords([word]); // (1, d)
+      let x = this.embedWords(iw, [word]); // (1, d)
       const keys: tf.Tensor2D[] = [];
       const values: tf.Tensor2D[] = [];
       for (let l = 0; l < L; l++) {
         const p = `block${l}.`;
-        const qkv = this.linear(this.layerNorm(x, p + 'ln1'), p + 'attn.qkv'); // (1, 3d)
+        const qkv = this.qkvOf(iw, x, l); // (1, 3d)
         const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
         const prevK = cache.keys[l];
         const prevV = cache.values[l];
@@ -279,9 +283,9 @@ export class CPTransformer {
         keys.push(K);
         values.push(VT);
         x = tf.add(x, this.linear(this.attendOne(q, K, VT), p + 'attn.out'));
-        x = this.feedForward(x, p);
+        x = this.feedForwardFolded(iw, x, l);
       }
-      return { keys, values, logits: this.headsForLast(x) };
+      return { keys, values, logits: this.headsForLast(iw, x) };
     });
     const flat = out.logits.dataSync() as Float32Array;
     out.logits.dispose();
@@ -327,7 +331,8 @@ export class CPTransformer {
     const T = chunk.length;
     const S = cache.length + T;
     const bias = alibiBlockBias(H, T, S, S - T);
-    let x = this.embedWords(chunk); // (T, d)
+    const iw = this.inference();
+    let x = this.embedWords(iw, chunk); // (T, d)
     const keys: tf.Tensor2D[] = [];
     const values: tf.Tensor2D[] = [];
     for (let l = 0; l < L; l++) {
@@ -336,7 +341,7 @@ export class CPTransformer {
       const prev = x;
       const r = tf.tidy(() => {
         const p = `block${l}.`;
-        const qkv = this.linear(this.layerNorm(prev, p + 'ln1'), p + 'attn.qkv'); // (T, 3d)
+        const qkv = this.qkvOf(iw, prev, l); // (T, 3d)
         const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
         const prevK = cache.keys[l];
         const prevV = cache.values[l];
@@ -344,14 +349,14 @@ export class CPTransformer {
         const vT = tf.transpose(v); // (d, T)
         const VT = prevV ? (tf.concat([prevV, vT], 1) as tf.Tensor2D) : vT; // (d, S)
         const y = tf.add(prev, this.linear(this.attendBlock(q, K, VT, bias), p + 'attn.out'));
-        return { x: this.feedForward(y as tf.Tensor2D, p), K, VT };
+        return { x: this.feedForwardFolded(iw, y as tf.Tensor2D, l), K, VT };
       });
       prev.dispose();
       x = r.x;
       keys.push(r.K);
       values.push(r.VT);
     }
-    return withLogits ? { keys, values, logits: this.headsForLast(x) } : { keys, values };
+    return withLogits ? { keys, values, logits: this.headsForLast(iw, x) } : { keys, values };
   }
 
   private feedForward(x: tf.Tensor2D, p: string): tf.Tensor2D {
