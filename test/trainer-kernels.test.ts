@@ -123,6 +123,23 @@ test('sum over leading axes, with and without keepDims; other axes untouched', a
   await same('sum all', [x], (t) => tf.sum(t));
 });
 
+test('transpose of every rank, size-1 axes, merged axes, int and bool', async () => {
+  const cases: [number[], number[]][] = [
+    [[37, 53], [1, 0]],
+    [[4, 9, 3, 2, 5], [2, 0, 3, 1, 4]],
+    [[4, 9, 3, 2, 5], [4, 3, 2, 1, 0]],
+    [[2, 3, 1, 4, 5, 2], [5, 1, 0, 3, 2, 4]],
+    [[1, 7, 1, 6], [3, 2, 0, 1]],
+    [[6, 5, 4], [0, 2, 1]],
+    [[2, 3, 4, 5], [0, 2, 1, 3]],
+    [[3, 4, 5, 6], [2, 3, 0, 1]],
+  ];
+  for (const [shape, perm] of cases) await same(`transpose ${shape} ${perm}`, [randT(shape)], (t) => tf.transpose(t, perm));
+  const ints: Input = { shape: [3, 5], data: Int32Array.from({ length: 15 }, (_, i) => i * 3 - 7), dtype: 'int32' };
+  await same('transpose int', [ints], (t) => tf.cast(tf.transpose(t), 'float32'));
+  await same('transpose bool', [randT([4, 6])], (t) => tf.cast(tf.transpose(tf.greater(t, 0)), 'float32'));
+});
+
 test('UnsortedSegmentSum, float and int, including ids out of range', async () => {
   const ids: Input = { shape: [6], data: Int32Array.from([2, 0, 2, 5, -1, 1]), dtype: 'int32' };
   await same('segment float', [randT([6, 3, 2]), ids], (x, s) => tf.unsortedSegmentSum(x, s as tf.Tensor1D, 4));

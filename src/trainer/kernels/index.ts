@@ -8,6 +8,7 @@ import { batchMatMulKernel } from './batch-matmul.ts';
 import { fusedMatMulKernel } from './fused-matmul.ts';
 import { captureOriginal } from './original.ts';
 import { sumKernel } from './sum.ts';
+import { transposeKernel } from './transpose.ts';
 import { unsortedSegmentSumKernel } from './unsorted-segment-sum.ts';
 
 export { layerNorm, denseRelu, dense } from './ops.ts';
@@ -16,6 +17,7 @@ const OVERRIDES: Record<string, KernelFunc> = {
   BatchMatMul: batchMatMulKernel,
   _FusedMatMul: fusedMatMulKernel,
   Sum: sumKernel,
+  Transpose: transposeKernel,
   UnsortedSegmentSum: unsortedSegmentSumKernel,
 };
 
