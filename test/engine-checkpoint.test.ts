@@ -8,7 +8,7 @@ import { CPTransformer } from '../src/engine/model/transformer.ts';
 import { isAntiphonError } from '../src/errors.ts';
 import { engineBackend, maxAbsDiff, randomWords, tf, tinyConfig } from './helpers/engine-setup.ts';
 
-await engineBackend();
+test.before(engineBackend);
 
 const CARD = {
   name: 'tiny-test',

@@ -6,7 +6,7 @@ import { TYPE, type Word } from '../src/engine/vocab.ts';
 import { isAntiphonError } from '../src/errors.ts';
 import { engineBackend, maxAbsDiff, randomWords, tf, tinyConfig } from './helpers/engine-setup.ts';
 
-await engineBackend();
+test.before(engineBackend);
 
 const TOL = 1e-4;
 

@@ -11,7 +11,7 @@ import { BAR, beatToken, FAMILY_SIZES, TYPE, UNUSED, wordError, type Word } from
 import { isAntiphonError } from '../src/errors.ts';
 import { engineBackend, tinyConfig } from './helpers/engine-setup.ts';
 
-await engineBackend();
+test.before(engineBackend);
 
 const BAR_WORD: Word = [TYPE.METRICAL, BAR, 0, 0, UNUSED, UNUSED, UNUSED];
 const beat = (s: number): Word => [TYPE.METRICAL, beatToken(s), 0, 0, UNUSED, UNUSED, UNUSED];

@@ -65,6 +65,28 @@ async function tryTensorflow(): Promise<void> {
 
 let wasmRemovedListeners = 0;
 
+/**
+ * Emscripten's rethrowing handlers, recognised by their source. A second line of defence
+ * for when some other code initialised the wasm backend (plain tf.setBackend('wasm'))
+ * before selectBackend could compare listener lists around it.
+ */
+const EMSCRIPTEN_RETHROW = /ExitStatus|^function\s*\(reason\)\s*\{\s*throw reason;?\s*\}$/;
+
+/** Removes the wasm module's rethrowing process handlers, whoever installed them; returns how many. */
+export function stripWasmProcessHandlers(): number {
+  let n = 0;
+  for (const e of PROCESS_EVENTS) {
+    for (const l of listenersOf(e)) {
+      if (EMSCRIPTEN_RETHROW.test(String(l).trim())) {
+        process.removeListener(e, l);
+        n++;
+      }
+    }
+  }
+  wasmRemovedListeners += n;
+  return n;
+}
+
 async function tryWasm(): Promise<void> {
   const { removed } = await withoutNewProcessListeners(async () => {
     await import('@tensorflow/tfjs-backend-wasm');
@@ -72,6 +94,7 @@ async function tryWasm(): Promise<void> {
     await tf.ready();
   });
   wasmRemovedListeners += removed;
+  stripWasmProcessHandlers();
 }
 
 async function tryCpu(): Promise<void> {
@@ -103,6 +126,7 @@ export async function selectBackend(choice: BackendChoice = 'auto', log: Log = (
   const fallbacks: BackendInfo['fallbacks'] = [];
   for (const name of order) {
     if (tf.getBackend() === name && tf.engine().backendNames().includes(name)) {
+      if (name === 'wasm') stripWasmProcessHandlers();
       log(`backend: ${name} (already active)`);
       return { name, fallbacks };
     }

@@ -6,11 +6,16 @@ import { parseModelConfig, type ModelConfig, type ModelConfigInput } from '../..
 import { Prng } from '../../src/engine/sampler/prng.ts';
 import { BAR, beatToken, FAMILY_SIZES, TYPE, UNUSED, type Word } from '../../src/engine/vocab.ts';
 
-let ready: Promise<void> | null = null;
-/** wasm is what runs here; the tests pin it so float results do not depend on the machine. */
-export function engineBackend(): Promise<void> {
-  ready ??= selectBackend('wasm', () => {}).then(() => undefined);
-  return ready;
+let ready: Promise<unknown> | null = null;
+/**
+ * wasm is what runs here; the tests pin it so float results do not depend on the machine.
+ * Call it from test.before: uvu imports every file before running any suite, and other
+ * suites in the same process may switch the backend.
+ */
+export async function engineBackend(): Promise<void> {
+  ready ??= selectBackend('wasm', () => {});
+  await ready;
+  if (tf.getBackend() !== 'wasm') await tf.setBackend('wasm');
 }
 
 export function tinyConfig(over: Partial<ModelConfigInput> = {}): ModelConfig {
