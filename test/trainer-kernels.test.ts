@@ -5,13 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { dense, denseRelu, layerNorm, registerTrainingKernels, trainingKernelsActive } from '../src/trainer/kernels/index.ts';
 
-const EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
-const before = EVENTS.map((e) => new Set(process.listeners(e as 'uncaughtException')));
-await tf.setBackend('wasm');
-await tf.ready();
-EVENTS.forEach((e, i) => {
-  for (const l of process.listeners(e as 'uncaughtException')) if (!before[i].has(l)) process.removeListener(e, l);
-});
+import { selectBackend } from '../src/engine/backend.ts';
+
+await selectBackend('wasm', () => {});
 await tf.setBackend('cpu');
 registerTrainingKernels();
 

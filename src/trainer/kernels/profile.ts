@@ -9,6 +9,7 @@ import { FAMILIES, FAMILY_SIZES } from '../../engine/vocab.ts';
 import { registerTrainingKernels, unregisterTrainingKernels } from './index.ts';
 import { dense, denseRelu, layerNorm } from './ops.ts';
 import { unsortedSegmentSumKernel } from './unsorted-segment-sum.ts';
+import { selectBackend } from '../../engine/backend.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -31,14 +32,8 @@ const DH = D / H;
 const EMB: Record<string, number> = { type: 32, barBeat: 64, tempo: 128, chord: 256, pitch: 512, duration: 128, velocity: 128 };
 
 async function wasmBackend(): Promise<void> {
-  const events = ['uncaughtException', 'unhandledRejection'] as const;
-  const before = events.map((e) => new Set(process.listeners(e as 'uncaughtException')));
-  await tf.setBackend('wasm');
-  await tf.ready();
-  // The emscripten glue rethrows from these; one stray error would kill the process.
-  events.forEach((e, i) => {
-    for (const l of process.listeners(e as 'uncaughtException')) if (!before[i].has(l)) process.removeListener(e, l);
-  });
+  // selectBackend also strips the emscripten glue's rethrowing process handlers.
+  await selectBackend('wasm', () => {});
 }
 
 type Weights = Record<string, tf.Variable>;
