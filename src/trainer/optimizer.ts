@@ -1,0 +1,125 @@
+// Adam (tfjs's own) with linear warm-up, cosine decay and global-norm gradient clipping.
+// Its moments and step count save beside a checkpoint, so --resume continues exactly.
+
+import * as tf from '@tensorflow/tfjs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CPTransformer } from '../engine/model/transformer.ts';
+import { AntiphonError } from '../errors.ts';
+import { batchTensors, cpLoss } from './loss.ts';
+
+export interface OptimOptions {
+  /** Peak learning rate. */
+  lr: number;
+  /** Steps of linear warm-up from 0 to lr. */
+  warmup: number;
+  /** Step at which the cosine decay reaches minLr. */
+  totalSteps: number;
+  /** Floor of the decay, as a fraction of lr. */
+  minLrRatio: number;
+  /** Largest global gradient norm; larger gradients are scaled down to it. */
+  clipNorm: number;
+  beta1: number;
+  beta2: number;
+}
+
+export const OPTIMIZER_SPECS = 'optimizer.json';
+export const OPTIMIZER_DATA = 'optimizer.bin';
+
+/**
+ * Moment slots are named "<variable>/m" and "<variable>/v"; "iter" is the step count. tfjs's Adam
+ * matches moments to gradients by position, so the trainer always passes variables in one order.
+ */
+function renameSlot(name: string, map: Map<string, string>): string {
+  const slash = name.lastIndexOf('/');
+  const base = slash < 0 ? name : name.slice(0, slash);
+  const to = map.get(base);
+  return to ? `${to}${name.slice(slash)}` : name;
+}
+
+export const OPTIM_DEFAULTS: OptimOptions = { lr: 3e-4, warmup: 200, totalSteps: 20_000, minLrRatio: 0.1, clipNorm: 1, beta1: 0.9, beta2: 0.98 };
+
+export function learningRate(o: OptimOptions, step: number): number {
+  if (step < o.warmup) return (o.lr * (step + 1)) / o.warmup;
+  const p = Math.min(1, (step - o.warmup) / Math.max(1, o.totalSteps - o.warmup));
+  return o.lr * (o.minLrRatio + (1 - o.minLrRatio) * 0.5 * (1 + Math.cos(Math.PI * p)));
+}
+
+export class CPTrainer {
+  readonly optimizer: tf.AdamOptimizer;
+  private readonly vars: tf.Variable[];
+  private readonly names: string[];
+
+  constructor(readonly model: CPTransformer, readonly options: OptimOptions) {
+    this.optimizer = tf.train.adam(options.lr, options.beta1, options.beta2, 1e-8);
+    this.names = Object.keys(model.weights).sort();
+    this.vars = this.names.map((n) => model.weights[n]);
+  }
+
+  /** One optimisation step on (B, T + 1, 7) words; returns the loss before the update and the gradient norm. */
+  step(words: Int32Array, B: number, T: number, step: number): { loss: number; gradNorm: number; lr: number } {
+    const lr = learningRate(this.options, step);
+    // tfjs's Adam reads its learning rate on every update.
+    (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
+    const [loss, gradNorm] = tf.tidy(() => {
+      const batch = batchTensors(words, B, T);
+      const { value, grads } = tf.variableGrads(() => cpLoss(this.model.forward(batch.inputs, batch.targetTypes), batch), this.vars);
+      const list = this.vars.map((v) => grads[v.name]);
+      const norm = tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(g)))));
+      const scale = tf.minimum(tf.scalar(1), tf.div(tf.scalar(this.options.clipNorm), tf.add(norm, 1e-6)));
+      this.optimizer.applyGradients(this.vars.map((v, i) => ({ name: v.name, tensor: tf.mul(list[i], scale) })));
+      return [value.dataSync()[0], norm.dataSync()[0]];
+    });
+    return { loss, gradNorm, lr };
+  }
+
+  /** Adam's moments and step count, keyed by our weight names (tfjs's variable names are per process). */
+  async saveState(dir: string): Promise<void> {
+    const weights = await this.optimizer.getWeights();
+    const byTfName = new Map(this.vars.map((v, i) => [v.name, this.names[i]]));
+    const specs: Array<{ name: string; shape: number[] }> = [];
+    const parts: Float32Array[] = [];
+    for (const w of weights) {
+      specs.push({ name: renameSlot(w.name, byTfName), shape: w.tensor.shape });
+      parts.push(Float32Array.from(w.tensor.dataSync()));
+    }
+    // getWeights hands back the live moment variables, plus a fresh scalar for the step count.
+    weights[0].tensor.dispose();
+    const data = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      data.set(p, at);
+      at += p.length;
+    }
+    await writeFile(join(dir, OPTIMIZER_DATA), new Uint8Array(data.buffer));
+    await writeFile(join(dir, OPTIMIZER_SPECS), JSON.stringify(specs));
+  }
+
+  async loadState(dir: string): Promise<void> {
+    const specsFile = join(dir, OPTIMIZER_SPECS);
+    const dataFile = join(dir, OPTIMIZER_DATA);
+    let specs: Array<{ name: string; shape: number[] }>;
+    let data: Float32Array;
+    try {
+      specs = JSON.parse(await readFile(specsFile, 'utf8'));
+      const bytes = await readFile(dataFile);
+      data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    } catch (e) {
+      throw new AntiphonError('E_MODEL_CORRUPT', `${specsFile}: cannot read the optimiser state (${(e as Error).message})`, { file: specsFile });
+    }
+    const byOurName = new Map(this.names.map((n, i) => [n, this.vars[i].name]));
+    let at = 0;
+    const named = specs.map((s) => {
+      const n = s.shape.reduce((a, b) => a * b, 1);
+      const tensor = tf.tensor(data.subarray(at, at + n), s.shape);
+      at += n;
+      return { name: renameSlot(s.name, byOurName), tensor };
+    });
+    if (at !== data.length) throw new AntiphonError('E_MODEL_CORRUPT', `${dataFile}: size does not match ${specsFile}`, { file: dataFile });
+    await this.optimizer.setWeights(named);
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
