@@ -117,6 +117,27 @@ export class CPTrainer {
     });
     if (at !== data.length) throw new AntiphonError('E_MODEL_CORRUPT', `${dataFile}: size does not match ${specsFile}`, { file: dataFile });
     await this.optimizer.setWeights(named);
+    this.restoreBiasCorrections();
+  }
+
+  /**
+   * setWeights recomputes Adam's beta^(t+1) with pow, while a running optimiser multiplies by
+   * beta once a step in float32. The last-bit difference matters for weights whose gradients are
+   * pure rounding noise (attention's key bias): there m/sqrt(v) is near epsilon and the update
+   * swings by 1e-4. Repeating the float32 products makes a resumed run match a straight one.
+   */
+  private restoreBiasCorrections(): void {
+    const adam = this.optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable; iterations: number };
+    const product = (beta: number) => {
+      const b = Math.fround(beta);
+      let acc = b;
+      for (let i = 0; i < adam.iterations; i++) acc = Math.fround(acc * b);
+      return acc;
+    };
+    tf.tidy(() => {
+      adam.accBeta1.assign(tf.scalar(product(this.options.beta1)));
+      adam.accBeta2.assign(tf.scalar(product(this.options.beta2)));
+    });
   }
 
   dispose(): void {
