@@ -5,8 +5,9 @@ import { helpText, parse, type Command, type CommandIO } from './command.ts';
 import { tokenize } from './commands/tokenize.ts';
 import { roundtrip } from './commands/roundtrip.ts';
 import { datasetBuild } from './commands/dataset.ts';
+import { trainCommand } from './commands/train.ts';
 
-export const COMMANDS: Command[] = [tokenize, roundtrip, datasetBuild];
+export const COMMANDS: Command[] = [tokenize, roundtrip, datasetBuild, trainCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,92 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { cli } from './helpers/cli.ts';
+import { POP909 } from './helpers/data.ts';
+import { loadModel } from '../src/engine/model/checkpoint.ts';
+import { engineBackend } from './helpers/engine-setup.ts';
+
+let tmp = '';
+let config = '';
+const songs = ['001', '002', '003', '004', '005', '006'].flatMap((s) => ['--data', join(POP909, s)]);
+const common = (out: string, steps: number) => [
+  'train', ...songs, '--out', out, '--config', config, '--steps', String(steps), '--backend', 'wasm',
+  '--context', '48', '--batch-size', '2', '--eval-every', '3', '--checkpoint-every', '3', '--eval-batches', '1',
+  '--val-fraction', '0.3', '--warmup', '2', '--log-every', '1',
+];
+
+test.before(async () => {
+  await engineBackend();
+  tmp = await mkdtemp(join(tmpdir(), 'antiphon-trainrun-'));
+  config = join(tmp, 'tiny.json');
+  await writeFile(config, JSON.stringify({
+    name: 'tiny', dModel: 32, nLayers: 2, nHeads: 4, dFF: 64,
+    embDims: { type: 4, barBeat: 8, tempo: 8, chord: 8, pitch: 8, duration: 8, velocity: 8 },
+    contextLength: 64, nKeep: 4,
+  }));
+});
+test.after(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+test('train writes a loadable model, checkpoints, metrics and curves', async () => {
+  const out = join(tmp, 'a');
+  const r = await cli(...common(out, 6));
+  assert.is(r.code, 0, r.err);
+  assert.ok(r.out.includes('trained to step 6'));
+  const { model, card } = await loadModel(out);
+  assert.is(card.trainingSteps, 6);
+  assert.equal(card.dataSources, ['001', '002', '003', '004', '005', '006']);
+  assert.ok(Number.isFinite(card.metrics.trainLoss));
+  model.dispose();
+  assert.equal((await readdir(join(out, 'checkpoints'))).sort(), ['step-0000003', 'step-0000006']);
+  const metrics = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  assert.is(metrics.filter((m) => m.loss !== undefined).length, 6);
+  assert.ok(metrics.some((m) => m.valLoss !== undefined), 'validation ran');
+  const svg = await readFile(join(out, 'curves.svg'), 'utf8');
+  assert.ok(svg.startsWith('<svg') && svg.includes('<path'), 'curves are drawn');
+  assert.not.ok(/<script|href=|<image/.test(svg), 'the picture loads nothing');
+});
+
+test('--resume continues exactly where a run stopped', async () => {
+  const straight = join(tmp, 'straight');
+  const resumed = join(tmp, 'resumed');
+  assert.is((await cli(...common(straight, 6))).code, 0);
+  assert.is((await cli(...common(resumed, 3))).code, 0);
+  const r = await cli(...common(resumed, 6), '--resume');
+  assert.is(r.code, 0, r.err);
+  assert.ok(r.err.includes('resuming from') && r.err.includes('step 3'));
+  const a = (await loadModel(straight)).model;
+  const b = (await loadModel(resumed)).model;
+  for (const name of Object.keys(a.weights)) {
+    const x = a.weights[name].dataSync();
+    const y = b.weights[name].dataSync();
+    assert.ok(x.every((v, i) => v === y[i]), `${name} differs after resume`);
+  }
+  a.dispose();
+  b.dispose();
+  const steps = (await readFile(join(resumed, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.loss !== undefined).map((m) => m.step);
+  assert.equal(steps, [1, 2, 3, 4, 5, 6], 'the metrics have no doubled stretch');
+});
+
+test('--resume with nothing to resume, and bad options, fail with a clear reason', async () => {
+  let r = await cli(...common(join(tmp, 'none'), 3), '--resume');
+  assert.is(r.code, 1);
+  assert.ok(r.err.includes('E_MODEL_MISSING'));
+  r = await cli('train', '--data', POP909, '--out', join(tmp, 'x'), '--lr', '-1');
+  assert.is(r.code, 2);
+  r = await cli('train', '--data', POP909, '--out', join(tmp, 'x'), '--config', join(tmp, 'nope.json'));
+  assert.is(r.code, 1);
+  assert.ok(r.err.includes('E_MODEL_CONFIG'));
+});
+
+test('training leaves no tensors behind', async () => {
+  const before = tf.memory().numTensors;
+  assert.is((await cli(...common(join(tmp, 'leak'), 3))).code, 0);
+  assert.is(tf.memory().numTensors, before);
+});
+
+test.run();
