@@ -113,7 +113,14 @@ export class MidiReaderPool {
       if (slot.task) slot.task.reject(closed(slot.task.name));
       this.retire(slot);
     }
-    await Promise.all(slots.map((s) => s.exited));
+    // A terminated worker holds no handle until its 'exit' event is delivered, so with nothing
+    // else pending the process would end inside this await (seen with a worker still starting).
+    const keepAlive = setInterval(() => {}, 60_000);
+    try {
+      await Promise.all(slots.map((s) => s.exited));
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 
   private submit(input: Input, name: string): Promise<ParsedMidi> {
