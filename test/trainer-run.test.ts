@@ -89,4 +89,19 @@ test('training leaves no tensors behind', async () => {
   assert.is(tf.memory().numTensors, before);
 });
 
+test('eval reports NLL per word and per-family metrics, skipping and naming bad files', async () => {
+  const bad = join(tmp, 'bad.mid');
+  await writeFile(bad, 'not midi');
+  const r = await cli('eval', '--model', join(tmp, 'a'), '--data', join(POP909, '007'), '--data', bad, '--json', '--backend', 'wasm');
+  assert.is(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  assert.ok(j.words > 1000);
+  assert.ok(Number.isFinite(j.nllPerWord) && j.nllPerWord > j.families.type.nll);
+  for (const f of ['type', 'barBeat', 'tempo', 'chord', 'pitch', 'duration', 'velocity']) {
+    assert.ok(Number.isFinite(j.families[f].nll) && j.families[f].accuracy >= 0 && j.families[f].accuracy <= 1, f);
+  }
+  assert.equal(j.skipped.map((s: { file: string; code: string }) => [s.file, s.code]), [[bad, 'E_MIDI_PARSE']]);
+  assert.ok(r.err.includes('bad.mid'));
+});
+
 test.run();

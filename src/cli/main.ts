@@ -6,8 +6,9 @@ import { tokenize } from './commands/tokenize.ts';
 import { roundtrip } from './commands/roundtrip.ts';
 import { datasetBuild } from './commands/dataset.ts';
 import { trainCommand } from './commands/train.ts';
+import { evalCommand } from './commands/eval.ts';
 
-export const COMMANDS: Command[] = [tokenize, roundtrip, datasetBuild, trainCommand];
+export const COMMANDS: Command[] = [tokenize, roundtrip, datasetBuild, trainCommand, evalCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

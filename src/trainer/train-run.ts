@@ -182,6 +182,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const log = hooks.log ?? (() => {});
   const backend = await selectBackend(opts.backend, log);
   if (backend.name === 'wasm') registerTrainingKernels();
+  // A bad config should fail before minutes of tokenizing, not after.
+  const config = opts.resume ? null : resolveConfig(opts.config);
   await mkdir(opts.out, { recursive: true });
   const store = await openData(opts, hooks);
   const split = splitSongs(store.index, opts.valFraction);
@@ -197,7 +199,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     log(`resuming from ${resumeDir} at step ${start}`);
     await truncateMetrics(opts.out, start);
   } else {
-    model = CPTransformer.create(resolveConfig(opts.config), opts.seed);
+    model = CPTransformer.create(config!, opts.seed);
     await rm(join(opts.out, METRICS), { force: true });
   }
   const T = Math.min(opts.context, model.config.contextLength);

@@ -1,0 +1,67 @@
+import { selectBackend, BACKEND_CHOICES, type BackendChoice } from '../../engine/backend.ts';
+import { loadModel } from '../../engine/model/checkpoint.ts';
+import { AntiphonError, isAntiphonError } from '../../errors.ts';
+import { listMidiFiles, MidiReaderPool } from '../../io/midi-pool.ts';
+import { findBeatTrack, tokenizeParsed } from '../../io/midi-tokens.ts';
+import { emptyTotals, evaluateSong, summarizeEval } from '../../trainer/evaluate.ts';
+import { intOption, type Command } from '../command.ts';
+import { POOL_OPTIONS, poolHelp, poolOptions } from '../pool-options.ts';
+import { progress } from '../progress.ts';
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: "Measure a model's NLL per word and per-family accuracy on MIDI files.",
+  usage: 'eval --model DIR --data PATH [--data PATH ...] [--json]',
+  help: [
+    '  --model DIR         a model folder written by antiphon train',
+    '  --data PATH         a MIDI file or folder (repeatable)',
+    "  --window N          words per window (default: the model's context)",
+    '  --backend B         auto | tensorflow | wasm | cpu (default auto)',
+    '  --json              print { "words", "nllPerWord", "families": { name: { "nll", "accuracy" } }, "skipped" }',
+    poolHelp(),
+  ].join('\n'),
+  options: { model: { type: 'string' }, data: { type: 'string', multiple: true }, window: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' }, ...POOL_OPTIONS },
+  async run(values, positionals, io) {
+    const data = (values.data as string[] | undefined) ?? [];
+    if (positionals.length || !data.length || !values.model) throw new AntiphonError('E_USAGE', 'eval needs --model DIR and --data PATH (see antiphon eval --help)');
+    const backend = (values.backend as string | undefined) ?? 'auto';
+    if (!BACKEND_CHOICES.includes(backend as BackendChoice)) throw new AntiphonError('E_USAGE', `--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
+    await selectBackend(backend as BackendChoice, io.err);
+    const { model } = await loadModel(values.model as string);
+    const pool = new MidiReaderPool(poolOptions(values));
+    const skipped: Array<{ file: string; code: string; message: string }> = [];
+    const totals = emptyTotals();
+    try {
+      const window = intOption(values, 'window', model.config.contextLength);
+      if (window > model.config.contextLength) throw new AntiphonError('E_USAGE', `--window ${window} is larger than the model's context ${model.config.contextLength}`);
+      const files = (await Promise.all(data.map((p) => listMidiFiles(p)))).flat();
+      const bar = progress('eval', files.length, { tty: io.tty, err: io.err });
+      const parsed = await pool.readMany(files);
+      for (let i = 0; i < files.length; i++) {
+        const r = parsed[i];
+        try {
+          if (isAntiphonError(r)) throw r;
+          const t = tokenizeParsed(r, await findBeatTrack(files[i]));
+          if (t.score.notes.length === 0) throw new AntiphonError('E_MIDI_EMPTY', `${files[i]}: no piano notes`, { file: files[i] });
+          evaluateSong(model, t.words, totals, window);
+        } catch (e) {
+          const err = isAntiphonError(e) ? e : new AntiphonError('E_INTERNAL', String((e as Error)?.message ?? e));
+          skipped.push({ file: files[i], code: err.code, message: err.message });
+          io.err(`skipped ${files[i]}: ${err.code}: ${err.message}`);
+        }
+        bar.tick();
+      }
+      bar.stop();
+    } finally {
+      await pool.dispose();
+      model.dispose();
+    }
+    const summary = { ...summarizeEval(totals), skipped };
+    if (values.json) io.out(JSON.stringify(summary));
+    else {
+      io.out(`${summary.words} words: ${summary.nllPerWord.toFixed(4)} nats per word`);
+      for (const [f, v] of Object.entries(summary.families)) io.out(`  ${f.padEnd(9)} nll ${v.nll.toFixed(4)}  accuracy ${(100 * v.accuracy).toFixed(1)}%`);
+    }
+    return summary.words > 0 ? 0 : 1;
+  },
+};
