@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { cli } from './helpers/cli.ts';
 import { POP909 } from './helpers/data.ts';
 import { loadModel } from '../src/engine/model/checkpoint.ts';
+import { readMidiFile } from '../src/io/midi-pool.ts';
 import { engineBackend } from './helpers/engine-setup.ts';
 
 let tmp = '';
@@ -102,6 +103,34 @@ test('eval reports NLL per word and per-family metrics, skipping and naming bad 
   }
   assert.equal(j.skipped.map((s: { file: string; code: string }) => [s.file, s.code]), [[bad, 'E_MIDI_PARSE']]);
   assert.ok(r.err.includes('bad.mid'));
+});
+
+test('generate continues a primer by the asked bars, reproducibly, as a two-track MIDI file', async () => {
+  const primer = join(POP909, '010', '010.mid');
+  const run = (seed: number, out: string) => cli('generate', '--model', join(tmp, 'a'), '--primer', primer, '--primer-bars', '2', '--bars', '3', '--seed', String(seed), '--out', out, '--json', '--backend', 'wasm');
+  const r1 = await run(9, join(tmp, 'g1.mid'));
+  assert.is(r1.code, 0, r1.err);
+  const j = JSON.parse(r1.out);
+  assert.is(j.bars, 3);
+  assert.ok(j.primerWords > 0 && j.words > 0);
+  assert.is((await run(9, join(tmp, 'g2.mid'))).code, 0);
+  assert.equal(await readFile(join(tmp, 'g1.mid')), await readFile(join(tmp, 'g2.mid')), 'the same seed gives the same file');
+  const parsed = await readMidiFile(join(tmp, 'g1.mid'));
+  const named = parsed.tracks.filter((t) => t.name); // the writer adds an unnamed conductor track for the tempo map
+  assert.equal(named.map((t) => t.name), ['primer', 'antiphon']);
+  assert.is(named[1].notes.length, j.notes);
+  const words = JSON.parse((await cli('tokenize', join(tmp, 'g1.mid'), '--json')).out).words as number[][];
+  assert.is(words.filter((w) => w[0] === 1 && w[1] === 0).length, 5, 'two primer bars and three new ones');
+});
+
+test('generate rejects bad sampler settings, naming them', async () => {
+  const base = ['generate', '--model', join(tmp, 'a'), '--primer', join(POP909, '010', '010.mid'), '--out', join(tmp, 'x.mid')];
+  let r = await cli(...base, '--top-p', 'pitch=2');
+  assert.is(r.code, 1);
+  assert.ok(r.err.includes('E_SAMPLER_SETTING') && r.err.includes('pitch.topP'), r.err);
+  r = await cli(...base, '--temperature', 'melody=1');
+  assert.is(r.code, 2);
+  assert.ok(r.err.includes('melody'));
 });
 
 test.run();

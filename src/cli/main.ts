@@ -7,8 +7,9 @@ import { roundtrip } from './commands/roundtrip.ts';
 import { datasetBuild } from './commands/dataset.ts';
 import { trainCommand } from './commands/train.ts';
 import { evalCommand } from './commands/eval.ts';
+import { generateCommand } from './commands/generate.ts';
 
-export const COMMANDS: Command[] = [tokenize, roundtrip, datasetBuild, trainCommand, evalCommand];
+export const COMMANDS: Command[] = [tokenize, roundtrip, datasetBuild, trainCommand, evalCommand, generateCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,51 @@
+// Offline continuation: prime a model with a primer's words and sample bars after it.
+// This is how the paper judges a model, and how a musician tries one before playing with it.
+
+import type { CPTransformer } from './model/transformer.ts';
+import { Grammar } from './sampler/grammar.ts';
+import { generate } from './sampler/generate.ts';
+import type { Sampler } from './sampler/sampler.ts';
+import { BAR, F, TYPE, type Word } from './vocab.ts';
+
+/** The words of the first `bars` bars (EOS dropped). */
+export function firstBars(words: readonly Word[], bars: number): Word[] {
+  const out: Word[] = [];
+  let seen = 0;
+  for (const w of words) {
+    if (w[F.type] === TYPE.EOS) break;
+    if (w[F.type] === TYPE.METRICAL && w[F.barBeat] === BAR && ++seen > bars) break;
+    out.push(w);
+  }
+  return out;
+}
+
+export interface ContinueOptions {
+  /** Bars to add after the primer. */
+  bars: number;
+  /** A hard stop, whatever the bar count: a model that never writes a Bar word still ends. */
+  maxWords: number;
+}
+
+/** Samples words after `primer` until `bars` more bars have started (that Bar word is not kept) or maxWords. */
+export function continueWords(model: CPTransformer, primer: readonly Word[], sampler: Sampler, opts: ContinueOptions): Word[] {
+  if (primer.length === 0) throw new Error('a continuation needs at least one primer word');
+  const cache = model.createCache();
+  try {
+    // The caller asked for a number of bars, so the piece may not end before them.
+    const grammar = Grammar.after(primer, { allowEos: false });
+    const primerBars = grammar.bar + 1;
+    let next = model.prime(cache, primer);
+    const out: Word[] = [];
+    while (out.length < opts.maxWords) {
+      const { words, next: after } = generate(model, cache, sampler, grammar, next, 1);
+      const w = words[0];
+      if (w[F.type] === TYPE.EOS) break;
+      if (w[F.type] === TYPE.METRICAL && w[F.barBeat] === BAR && grammar.bar + 1 > primerBars + opts.bars) break;
+      out.push(w);
+      next = after;
+    }
+    return out;
+  } finally {
+    cache.dispose();
+  }
+}
