@@ -14,7 +14,8 @@ Peak RSS is the whole process's high-water mark.
 
 Goals (default config, wasm, 2 cores): decode p99 <= 6 ms at context 512, and the
 cache >= 200x faster than recompute at 512. The Compound Word Transformer's reference
-code took 14.6 ms per word on a GPU for its 39 M-parameter model.
+code took 14.6 ms per word on a GPU for its 39 M-parameter model. Training goal: at least
+1,200 words/s for the default config using both cores.
 `;
 
 function section(r: EngineBench): string {
@@ -36,6 +37,9 @@ function section(r: EngineBench): string {
     `| recompute / cached step, ctx 512 | ${r.recomputeRatioCtx512}x |`,
     `| priming | ${r.primeWordsPerSec} words/s |`,
     `| peak RSS | ${r.peakRssMb} MB |`,
+    ...(r.trainWordsPerSec !== undefined
+      ? [`| training, one process (batch ${r.trainBatch} x ${r.trainContext}) | ${r.trainWordsPerSec} words/s (${r.trainStepMs} ms per step) |`]
+      : []),
     '',
   ].join('\n');
 }

@@ -1,10 +1,11 @@
-// npm run bench [-- --json] [--config small|base|small,base] [--backend auto|tensorflow|wasm|cpu] [--steps N] [--no-write]
+// npm run bench [-- --json] [--config small|base|small,base] [--backend auto|tensorflow|wasm|cpu] [--steps N] [--no-write] [--no-train]
 // Each config runs in its own process, so that its peak RSS is its own.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BACKEND_CHOICES, type BackendChoice } from '../src/engine/backend.ts';
 import { runEngineBench, type EngineBench } from './engine.ts';
 import { writeBenchmarksDoc } from './report.ts';
+import { runTrainBench } from './train.ts';
 
 interface Args {
   json: boolean;
@@ -13,10 +14,12 @@ interface Args {
   steps?: number;
   write: boolean;
   child: boolean;
+  /** Also time training steps (trainWordsPerSec). */
+  train: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { json: false, configs: ['small'], backend: 'auto', write: true, child: false };
+  const a: Args = { json: false, configs: ['small'], backend: 'auto', write: true, child: false, train: true };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const value = () => {
@@ -33,6 +36,7 @@ function parseArgs(argv: string[]): Args {
     } else if (k === '--steps') a.steps = Number(value());
     else if (k === '--no-write') a.write = false;
     else if (k === '--child') a.child = true;
+    else if (k === '--no-train') a.train = false;
     else throw new Error(`unknown option ${k}`);
   }
   return a;
@@ -43,7 +47,8 @@ async function main(): Promise<void> {
   const log = (l: string) => process.stderr.write(`${l}\n`);
   if (args.child) {
     const r = await runEngineBench({ config: args.configs[0], backend: args.backend, steps: args.steps, log });
-    process.stdout.write(JSON.stringify(r) + '\n');
+    const t = args.train ? runTrainBench({ config: args.configs[0], log }) : {};
+    process.stdout.write(JSON.stringify({ ...r, ...t }) + '\n');
     return;
   }
   const results: EngineBench[] = [];
@@ -51,6 +56,7 @@ async function main(): Promise<void> {
     log(`bench: ${config} on ${args.backend}`);
     const childArgs = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', '--config', config, '--backend', args.backend];
     if (args.steps) childArgs.push('--steps', String(args.steps));
+    if (!args.train) childArgs.push('--no-train');
     const p = spawnSync(process.execPath, childArgs, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 20 });
     if (p.status !== 0) throw new Error(`the ${config} benchmark failed (exit ${p.status})`);
     results.push(JSON.parse(p.stdout.trim().split('\n').pop()!) as EngineBench);
@@ -66,7 +72,8 @@ async function main(): Promise<void> {
       console.log(
         `${r.model} on ${r.backend}: decode p50/p99 ctx64 ${d.ctx64.p50Ms}/${d.ctx64.p99Ms} ms, ctx512 ${d.ctx512.p50Ms}/${d.ctx512.p99Ms} ms, ` +
           `ctx1024 ${d.ctx1024.p50Ms}/${d.ctx1024.p99Ms} ms; recompute ${r.recomputeMsCtx512} ms (${r.recomputeRatioCtx512}x); ` +
-          `prime ${r.primeWordsPerSec} words/s; peak RSS ${r.peakRssMb} MB`,
+          `prime ${r.primeWordsPerSec} words/s; peak RSS ${r.peakRssMb} MB` +
+          (r.trainWordsPerSec !== undefined ? `; training ${r.trainWordsPerSec} words/s` : ''),
       );
     }
   }
