@@ -3,6 +3,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AntiphonError } from '../errors.ts';
+import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend.ts';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -48,4 +49,11 @@ export function intOption(values: Record<string, unknown>, name: string, fallbac
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new AntiphonError('E_USAGE', `--${name} must be an integer >= ${min}, got "${String(raw)}"`);
   return n;
+}
+
+/** --backend, checked against the engine's choices. */
+export function backendOption(values: Record<string, unknown>, fallback: BackendChoice = 'auto'): BackendChoice {
+  const raw = (values.backend as string | undefined) ?? fallback;
+  if (!BACKEND_CHOICES.includes(raw as BackendChoice)) throw new AntiphonError('E_USAGE', `--backend must be one of ${BACKEND_CHOICES.join(', ')}, got "${raw}"`);
+  return raw as BackendChoice;
 }

@@ -1,10 +1,10 @@
-import { selectBackend, BACKEND_CHOICES, type BackendChoice } from '../../engine/backend.ts';
+import { selectBackend } from '../../engine/backend.ts';
 import { loadModel } from '../../engine/model/checkpoint.ts';
 import { AntiphonError, isAntiphonError } from '../../errors.ts';
 import { listMidiFiles, MidiReaderPool } from '../../io/midi-pool.ts';
 import { findBeatTrack, tokenizeParsed } from '../../io/midi-tokens.ts';
 import { emptyTotals, evaluateSong, summarizeEval } from '../../trainer/evaluate.ts';
-import { intOption, type Command } from '../command.ts';
+import { backendOption, intOption, type Command } from '../command.ts';
 import { POOL_OPTIONS, poolHelp, poolOptions } from '../pool-options.ts';
 import { progress } from '../progress.ts';
 
@@ -24,9 +24,8 @@ export const evalCommand: Command = {
   async run(values, positionals, io) {
     const data = (values.data as string[] | undefined) ?? [];
     if (positionals.length || !data.length || !values.model) throw new AntiphonError('E_USAGE', 'eval needs --model DIR and --data PATH (see antiphon eval --help)');
-    const backend = (values.backend as string | undefined) ?? 'auto';
-    if (!BACKEND_CHOICES.includes(backend as BackendChoice)) throw new AntiphonError('E_USAGE', `--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
-    await selectBackend(backend as BackendChoice, io.err);
+    const backend = backendOption(values);
+    await selectBackend(backend, io.err);
     const { model } = await loadModel(values.model as string);
     const pool = new MidiReaderPool(poolOptions(values));
     const skipped: Array<{ file: string; code: string; message: string }> = [];

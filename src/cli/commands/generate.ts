@@ -1,4 +1,4 @@
-import { selectBackend, BACKEND_CHOICES, type BackendChoice } from '../../engine/backend.ts';
+import { selectBackend } from '../../engine/backend.ts';
 import { continueWords, firstBars } from '../../engine/continue.ts';
 import { decodedToPerformance, decodeWords } from '../../engine/encode.ts';
 import { loadModel } from '../../engine/model/checkpoint.ts';
@@ -10,7 +10,7 @@ import { AntiphonError } from '../../errors.ts';
 import { MidiReaderPool } from '../../io/midi-pool.ts';
 import { tokenizeFile } from '../../io/midi-tokens.ts';
 import { writeMidiFile } from '../../io/midi-write.ts';
-import { intOption, type Command } from '../command.ts';
+import { backendOption, intOption, type Command } from '../command.ts';
 
 /** "pitch=0.8,duration=1.5" -> { pitch: { [key]: 0.8 }, duration: { [key]: 1.5 } } merged into `into`. */
 function familyValues(raw: unknown, flag: string, key: 'temperature' | 'topP' | 'topK', into: SamplerSettingsInput): void {
@@ -60,8 +60,7 @@ export const generateCommand: Command = {
     const primerBars = intOption(values, 'primer-bars', 4);
     const bars = intOption(values, 'bars', 8);
     const maxWords = intOption(values, 'max-words', 4096);
-    const backend = (values.backend as string | undefined) ?? 'auto';
-    if (!BACKEND_CHOICES.includes(backend as BackendChoice)) throw new AntiphonError('E_USAGE', `--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
+    const backend = backendOption(values);
 
     const pool = new MidiReaderPool({ workers: 1 });
     let primer;
@@ -72,7 +71,7 @@ export const generateCommand: Command = {
     }
     if (primer.length === 0) throw new AntiphonError('E_MIDI_EMPTY', `${String(values.primer)}: no piano notes to continue`, { file: values.primer as string });
 
-    await selectBackend(backend as BackendChoice, io.err);
+    await selectBackend(backend, io.err);
     const { model } = await loadModel(values.model as string);
     let added;
     try {

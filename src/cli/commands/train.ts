@@ -1,8 +1,7 @@
 import cliProgress from 'cli-progress';
-import { BACKEND_CHOICES, type BackendChoice } from '../../engine/backend.ts';
 import { AntiphonError } from '../../errors.ts';
 import { train, TRAIN_DEFAULTS, type TrainOptions } from '../../trainer/train-run.ts';
-import { intOption, type Command } from '../command.ts';
+import { backendOption, intOption, type Command } from '../command.ts';
 import { POOL_OPTIONS, poolOptions } from '../pool-options.ts';
 
 const d = TRAIN_DEFAULTS;
@@ -64,15 +63,13 @@ export const trainCommand: Command = {
     const data = (values.data as string[] | undefined) ?? [];
     if (positionals.length) throw new AntiphonError('E_USAGE', `unexpected argument "${positionals[0]}"; pass folders with --data`);
     if (!data.length || !values.out) throw new AntiphonError('E_USAGE', 'train needs --data DIR and --out DIR (see antiphon train --help)');
-    const backend = (values.backend as string | undefined) ?? d.backend;
-    if (!BACKEND_CHOICES.includes(backend as BackendChoice)) throw new AntiphonError('E_USAGE', `--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
     const opts: TrainOptions = {
       data,
       out: values.out as string,
       config: (values.config as string | undefined) ?? d.config,
       steps: intOption(values, 'steps', d.steps),
       resume: Boolean(values.resume),
-      backend: backend as BackendChoice,
+      backend: backendOption(values, d.backend),
       seed: intOption(values, 'seed', d.seed, 0),
       evalEvery: intOption(values, 'eval-every', d.evalEvery),
       checkpointEvery: intOption(values, 'checkpoint-every', d.checkpointEvery),
