@@ -6,6 +6,7 @@ import { access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ParsedMidi } from './midi-types.ts';
 import type { MidiReaderPool } from './midi-pool.ts';
+import { AntiphonError, isAntiphonError } from '../errors.ts';
 import { readBeatTrack, type BeatTrack } from './beat-track.ts';
 import { performanceFromMidi } from './performance-from-midi.ts';
 import { quantize, type QuantizeStats } from '../engine/quantize.ts';
@@ -49,4 +50,28 @@ export function tokenizeParsed(midi: ParsedMidi, beats?: BeatTrack): Tokenized {
 export async function tokenizeFile(pool: MidiReaderPool, file: string): Promise<Tokenized> {
   const [midi, beats] = await Promise.all([pool.read(file), findBeatTrack(file)]);
   return tokenizeParsed(midi, beats);
+}
+
+export interface TokenizeManyOptions {
+  /** A file with no piano notes counts as failed (E_MIDI_EMPTY). */
+  requireNotes?: boolean;
+  /** Called as each file finishes, whatever happened to it. */
+  onEach?: (file: string, result: Tokenized | AntiphonError) => void;
+}
+
+/** Reads and tokenizes files on the pool's workers. Results keep the order of `files`; a bad file yields its error. */
+export function tokenizeMany(pool: MidiReaderPool, files: string[], opts: TokenizeManyOptions = {}): Promise<Array<Tokenized | AntiphonError>> {
+  return Promise.all(
+    files.map(async (file) => {
+      let result: Tokenized | AntiphonError;
+      try {
+        result = await tokenizeFile(pool, file);
+        if (opts.requireNotes && result.score.notes.length === 0) result = new AntiphonError('E_MIDI_EMPTY', `${file}: no piano notes`, { file });
+      } catch (e) {
+        result = isAntiphonError(e) ? e : new AntiphonError('E_INTERNAL', `${file}: ${(e as Error)?.message ?? String(e)}`, { file, cause: e });
+      }
+      opts.onEach?.(file, result);
+      return result;
+    }),
+  );
 }

@@ -2,9 +2,9 @@
 
 import { basename, relative, resolve } from 'node:path';
 import { isAntiphonError, AntiphonError } from '../errors.ts';
-import { FAMILIES, FAMILY_SIZES, UNUSED, VOCAB, type Word } from '../engine/vocab.ts';
+import { FAMILIES, FAMILY_SIZES, UNUSED, VOCAB } from '../engine/vocab.ts';
 import { listMidiFiles, MidiReaderPool, type MidiReaderOptions } from '../io/midi-pool.ts';
-import { findBeatTrack, tokenizeParsed } from '../io/midi-tokens.ts';
+import { tokenizeMany, type Tokenized } from '../io/midi-tokens.ts';
 import { STORE_FORMAT, packWords, writeTokenStore, type SongEntry, type StoreIndex } from './token-store.ts';
 
 export interface BuildOptions {
@@ -35,28 +35,13 @@ export async function buildDataset(opts: BuildOptions): Promise<{ index: StoreIn
   if (jobs.length === 0) throw new AntiphonError('E_DATASET', `no .mid or .midi files under ${opts.data.join(', ')}`);
   opts.onListed?.(jobs.length);
 
-  const results: Array<{ words: Word[]; notes: number } | AntiphonError> = new Array(jobs.length);
   const pool = new MidiReaderPool(opts.reader);
-  const pending: Array<Promise<void>> = [];
+  let results: Array<Tokenized | AntiphonError>;
   try {
-    const byFile = new Map(jobs.map((j, i) => [j.file, i]));
-    await pool.readMany(jobs.map((j) => j.file), (file, parsed) => {
-      const i = byFile.get(file)!;
-      pending.push(
-        (async () => {
-          try {
-            if (isAntiphonError(parsed)) throw parsed;
-            const t = tokenizeParsed(parsed, await findBeatTrack(file));
-            if (t.score.notes.length === 0) throw new AntiphonError('E_MIDI_EMPTY', `${file}: no piano notes`, { file });
-            results[i] = { words: t.words, notes: t.score.notes.length };
-          } catch (e) {
-            results[i] = isAntiphonError(e) ? e : new AntiphonError('E_INTERNAL', `${file}: ${(e as Error).message}`, { file });
-          }
-          opts.onFile?.(file, isAntiphonError(results[i]) ? (results[i] as AntiphonError) : null);
-        })(),
-      );
+    results = await tokenizeMany(pool, jobs.map((j) => j.file), {
+      requireNotes: true,
+      onEach: (file, r) => opts.onFile?.(file, isAntiphonError(r) ? r : null),
     });
-    await Promise.all(pending);
   } finally {
     await pool.dispose();
   }
@@ -78,9 +63,9 @@ export async function buildDataset(opts: BuildOptions): Promise<{ index: StoreIn
     for (const w of r.words) {
       FAMILIES.forEach((f, k) => familyCounts[f][w[k] === UNUSED ? FAMILY_SIZES[f] : w[k]]++);
     }
-    songs.push({ file: relative(jobs[i].root, jobs[i].file), source: basename(jobs[i].root), offset, words: r.words.length, notes: r.notes });
+    songs.push({ file: relative(jobs[i].root, jobs[i].file), source: basename(jobs[i].root), offset, words: r.words.length, notes: r.score.notes.length });
     offset += r.words.length;
-    notes += r.notes;
+    notes += r.score.notes.length;
   });
   const index: StoreIndex = {
     format: STORE_FORMAT,

@@ -2,7 +2,7 @@ import { selectBackend } from '../../engine/backend.ts';
 import { loadModel } from '../../engine/model/checkpoint.ts';
 import { AntiphonError, isAntiphonError } from '../../errors.ts';
 import { listMidiFiles, MidiReaderPool } from '../../io/midi-pool.ts';
-import { findBeatTrack, tokenizeParsed } from '../../io/midi-tokens.ts';
+import { tokenizeMany } from '../../io/midi-tokens.ts';
 import { emptyTotals, evaluateSong, summarizeEval } from '../../trainer/evaluate.ts';
 import { backendOption, intOption, type Command } from '../command.ts';
 import { POOL_OPTIONS, poolHelp, poolOptions } from '../pool-options.ts';
@@ -35,18 +35,13 @@ export const evalCommand: Command = {
       if (window > model.config.contextLength) throw new AntiphonError('E_USAGE', `--window ${window} is larger than the model's context ${model.config.contextLength}`);
       const files = (await Promise.all(data.map((p) => listMidiFiles(p)))).flat();
       const bar = progress('eval', files.length, { tty: io.tty, err: io.err });
-      const parsed = await pool.readMany(files);
-      for (let i = 0; i < files.length; i++) {
-        const r = parsed[i];
-        try {
-          if (isAntiphonError(r)) throw r;
-          const t = tokenizeParsed(r, await findBeatTrack(files[i]));
-          if (t.score.notes.length === 0) throw new AntiphonError('E_MIDI_EMPTY', `${files[i]}: no piano notes`, { file: files[i] });
+      const tokenized = await tokenizeMany(pool, files, { requireNotes: true });
+      for (const [i, t] of tokenized.entries()) {
+        if (isAntiphonError(t)) {
+          skipped.push({ file: files[i], code: t.code, message: t.message });
+          io.err(`skipped ${files[i]}: ${t.code}: ${t.message}`);
+        } else {
           evaluateSong(model, t.words, totals, window);
-        } catch (e) {
-          const err = isAntiphonError(e) ? e : new AntiphonError('E_INTERNAL', String((e as Error)?.message ?? e));
-          skipped.push({ file: files[i], code: err.code, message: err.message });
-          io.err(`skipped ${files[i]}: ${err.code}: ${err.message}`);
         }
         bar.tick();
       }

@@ -1,7 +1,7 @@
 import { roundTripScore } from '../../engine/roundtrip.ts';
 import { isAntiphonError } from '../../errors.ts';
 import { listMidiFiles, MidiReaderPool } from '../../io/midi-pool.ts';
-import { findBeatTrack, tokenizeParsed } from '../../io/midi-tokens.ts';
+import { tokenizeMany } from '../../io/midi-tokens.ts';
 import { AntiphonError } from '../../errors.ts';
 import type { Command } from '../command.ts';
 import { POOL_OPTIONS, poolHelp, poolOptions } from '../pool-options.ts';
@@ -32,32 +32,23 @@ export const roundtrip: Command = {
     const q = { notesRaw: 0, merged: 0, folded: 0, clamped: 0, offGrid: 0, onsetShiftSteps: 0 };
     let ok = 0;
     const bar = progress('roundtrip', files.length, { tty: io.tty, err: io.err });
-    const fail = (file: string, e: unknown) => {
-      const err = isAntiphonError(e) ? e : new AntiphonError('E_INTERNAL', String((e as Error)?.message ?? e));
-      failed.push({ file, code: err.code, message: err.message });
-    };
-    const pending: Array<Promise<void>> = [];
     try {
-      await pool.readMany(files, (file, result) => {
-        pending.push(
-          (async () => {
-            if (isAntiphonError(result)) return fail(file, result);
-            try {
-              const t = tokenizeParsed(result, await findBeatTrack(file));
-              const r = roundTripScore(t.score, t.words);
-              totals.notesIn += r.notesIn;
-              totals.notesOut += r.notesOut;
-              totals.notesLost += r.notesLost;
-              totals.words += r.words;
-              for (const k of Object.keys(q) as Array<keyof typeof q>) q[k] += t.stats[k];
-              ok++;
-            } catch (e) {
-              fail(file, e);
-            }
-          })().finally(() => bar.tick()),
-        );
+      await tokenizeMany(pool, files, {
+        onEach(file, t) {
+          bar.tick();
+          if (isAntiphonError(t)) {
+            failed.push({ file, code: t.code, message: t.message });
+            return;
+          }
+          const r = roundTripScore(t.score, t.words);
+          totals.notesIn += r.notesIn;
+          totals.notesOut += r.notesOut;
+          totals.notesLost += r.notesLost;
+          totals.words += r.words;
+          for (const k of Object.keys(q) as Array<keyof typeof q>) q[k] += t.stats[k];
+          ok++;
+        },
       });
-      await Promise.all(pending);
     } finally {
       bar.stop();
       await pool.dispose();
