@@ -12,7 +12,7 @@ import { assertNoteEvent, type NoteEvent } from './note-events.ts';
 import { NoteTracker } from './note-tracker.ts';
 import { quantizeNote, tickToStep } from './quantize.ts';
 import { compareScoreNotes, type PerfNote, type ScoreNote } from './score.ts';
-import { MAX_DURATION_STEPS, TICKS_PER_BEAT, TICKS_PER_STEP, tempoToToken, type Word } from './vocab.ts';
+import { MAX_DURATION_STEPS, TICKS_PER_BEAT, tempoToToken, type Word } from './vocab.ts';
 
 /** Maps the performer's clock to grid ticks, and gives each beat's tempo. */
 export interface TimeGrid {
@@ -96,7 +96,7 @@ export class LiveTokenizer {
     this.lastMs = Math.max(nowMs, this.lastMs);
     const nowTick = this.grid.tick(this.lastMs);
     // Any later onset quantizes to this step or after.
-    const futureStep = Math.floor(nowTick / TICKS_PER_STEP + 0.5);
+    const futureStep = tickToStep(nowTick);
     const open = this.tracker.earliestOpenTick();
     const horizon = Math.min(futureStep, open === Infinity ? Infinity : tickToStep(open));
     const to = Math.floor(horizon / CHORD_WINDOW_STEPS) * CHORD_WINDOW_STEPS;

@@ -5,11 +5,10 @@
 // from the step number alone, with no sampler state to save.
 
 import { Prng } from '../engine/sampler/prng.ts';
-import { CHORD_QUALITIES, F, FAMILIES, FAMILY_SIZES, NO_CHORD, TYPE, UNUSED } from '../engine/vocab.ts';
-import type { StoreIndex, TokenStore } from './token-store.ts';
+import { CHORD_QUALITIES, chordToken, F, FAMILIES, FAMILY_SIZES, NO_CHORD, TYPE, UNUSED } from '../engine/vocab.ts';
+import { unpackInto, type StoreIndex, type TokenStore } from './token-store.ts';
 
 const W = FAMILIES.length;
-const UNUSED_BYTE = 255;
 
 /** FNV-1a, for a split that stays put when songs are added or reordered. */
 function hash32(text: string): number {
@@ -41,9 +40,8 @@ export function transposeWord(word: Int32Array | number[], k: number, at = 0): v
     const c = word[at + F.chord];
     if (c > NO_CHORD && c !== UNUSED) {
       const q = CHORD_QUALITIES.length;
-      const root = Math.floor((c - 2) / q);
-      const shifted = (((root + k) % 12) + 12) % 12;
-      word[at + F.chord] = 2 + shifted * q + ((c - 2) % q);
+      const root = Math.floor((c - chordToken(0, 0)) / q);
+      word[at + F.chord] = chordToken((((root + k) % 12) + 12) % 12, (c - chordToken(0, 0)) % q);
     }
   }
 }
@@ -103,10 +101,7 @@ export class BatchSampler {
       const kMax = Math.min(maxTranspose, FAMILY_SIZES.pitch - 1 - high);
       const k = kMin + Math.floor(rng.next() * (kMax - kMin + 1));
       const base = b * (T + 1) * W;
-      for (let i = 0; i < (T + 1) * W; i++) {
-        const v = tokens[start * W + i];
-        out[base + i] = v === UNUSED_BYTE ? UNUSED : v;
-      }
+      unpackInto(tokens, start, T + 1, out, base);
       if (k !== 0) for (let t = 0; t <= T; t++) transposeWord(out, k, base + t * W);
     }
     return out;

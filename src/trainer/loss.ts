@@ -77,20 +77,20 @@ export const emptyTotals = (): EvalTotals => ({
   families: Object.fromEntries(FAMILIES.map((f) => [f, { nllSum: 0, correct: 0, count: 0 }])) as EvalTotals['families'],
 });
 
-/** Adds one batch's NLLs and accuracies (argmax) to `totals`, in nats. */
-export function accumulateEval(model: CPTransformer, batch: BatchTensors, totals: EvalTotals): void {
-  const per = tf.tidy(() => {
+/** Adds one batch's NLLs and accuracies (argmax) to `totals`, in nats; returns the batch's training loss from the same forward pass. */
+export function accumulateEval(model: CPTransformer, batch: BatchTensors, totals: EvalTotals): number {
+  const { nll, hit, loss } = tf.tidy(() => {
     const logits = model.forward(batch.inputs, batch.targetTypes);
-    return FAMILIES.map((f) => {
-      const nll = familyNll(logits[f], batch.targets[f], FAMILY_SIZES[f]);
-      const hit = tf.cast(tf.equal(tf.argMax(tf.reshape(logits[f], [-1, FAMILY_SIZES[f]]), 1), batch.targets[f]), 'float32');
-      return [nll, hit] as const;
-    });
+    return {
+      nll: FAMILIES.map((f) => familyNll(logits[f], batch.targets[f], FAMILY_SIZES[f])),
+      hit: FAMILIES.map((f) => tf.cast(tf.equal(tf.argMax(tf.reshape(logits[f], [-1, FAMILY_SIZES[f]]), 1), batch.targets[f]), 'float32')),
+      loss: cpLoss(logits, batch),
+    };
   });
   const masks = FAMILIES.map((f) => batch.masks[f].dataSync());
   const n = masks[F.type].length;
-  const nlls = per.map(([nll]) => nll.dataSync());
-  const hits = per.map(([, hit]) => hit.dataSync());
+  const nlls = nll.map((t) => t.dataSync());
+  const hits = hit.map((t) => t.dataSync());
   for (let i = 0; i < n; i++) {
     totals.words++;
     FAMILIES.forEach((f, k) => {
@@ -102,10 +102,10 @@ export function accumulateEval(model: CPTransformer, batch: BatchTensors, totals
       fam.count++;
     });
   }
-  for (const [a, b] of per) {
-    a.dispose();
-    b.dispose();
-  }
+  for (const t of [...nll, ...hit]) t.dispose();
+  const value = loss.dataSync()[0];
+  loss.dispose();
+  return value;
 }
 
 export function summarizeEval(t: EvalTotals): { words: number; nllPerWord: number; families: Record<string, { nll: number; accuracy: number }> } {

@@ -56,19 +56,21 @@ export function packWords(words: readonly Word[], out: Uint8Array, offsetWords: 
   }
 }
 
+/** Copies words [start, start + count) into `out` at `at` (both in family units), UNUSED restored. */
+export function unpackInto(tokens: Uint8Array, start: number, count: number, out: Int32Array | number[], at = 0): void {
+  const n = FAMILIES.length;
+  for (let i = 0; i < count * n; i++) {
+    const b = tokens[start * n + i];
+    out[at + i] = b === UNUSED_BYTE ? UNUSED : b;
+  }
+}
+
 /** Words [start, start + count) of the store, as arrays of integers with UNUSED restored. */
 export function unpackWords(tokens: Uint8Array, start: number, count: number): number[][] {
   const n = FAMILIES.length;
-  const out: number[][] = [];
-  for (let i = start; i < start + count; i++) {
-    const w: number[] = [];
-    for (let f = 0; f < n; f++) {
-      const b = tokens[i * n + f];
-      w.push(b === UNUSED_BYTE ? UNUSED : b);
-    }
-    out.push(w);
-  }
-  return out;
+  const flat = new Int32Array(count * n);
+  unpackInto(tokens, start, count, flat);
+  return Array.from({ length: count }, (_, i) => Array.from(flat.subarray(i * n, (i + 1) * n)));
 }
 
 export async function writeTokenStore(dir: string, index: StoreIndex, tokens: Uint8Array): Promise<void> {

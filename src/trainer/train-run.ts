@@ -20,7 +20,7 @@ import { BatchSampler, splitSongs } from './batches.ts';
 import { curvesSvg } from './curves.ts';
 import { buildDataset } from './dataset-build.ts';
 import { registerTrainingKernels } from './kernels/index.ts';
-import { accumulateEval, batchTensors, cpLoss, emptyTotals, summarizeEval } from './loss.ts';
+import { accumulateEval, batchTensors, emptyTotals, summarizeEval } from './loss.ts';
 import { CPTrainer, OPTIM_DEFAULTS } from './optimizer.ts';
 import { INDEX_FILE, readTokenStore, type TokenStore } from './token-store.ts';
 
@@ -222,11 +222,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       const totals = emptyTotals();
       for (let i = 0; i < opts.evalBatches; i++) {
         const words = valSampler.batch(i);
-        loss += tf.tidy(() => {
-          const batch = batchTensors(words, B, T);
-          accumulateEval(model, batch, totals);
-          return cpLoss(model.forward(batch.inputs, batch.targetTypes), batch).dataSync()[0];
-        });
+        loss += tf.tidy(() => accumulateEval(model, batchTensors(words, B, T), totals));
       }
       return { valLoss: loss / opts.evalBatches, valNllPerWord: summarizeEval(totals).nllPerWord };
     };
