@@ -19,7 +19,18 @@ export type ErrorCode =
   | 'E_MODEL_CONFIG'
   | 'E_BACKEND'
   | 'E_SAMPLER_SETTING'
+  | 'E_SETTING'
+  | 'E_SESSION_CLOSED'
   | 'E_MIDI_PORT_UNAVAILABLE'
+  | 'E_MIDI_PORT_NOT_FOUND'
+  | 'E_MIDI_PORT_AMBIGUOUS'
+  | 'E_MIDI_PORT_FAILED'
+  | 'E_VIRTUAL_UNSUPPORTED'
+  | 'E_BAD_JSON'
+  | 'E_BAD_MESSAGE'
+  | 'E_BINARY_FRAME'
+  | 'E_RATE_LIMIT'
+  | 'E_SERVER'
   | 'E_INTERNAL';
 
 export class AntiphonError extends Error {

@@ -1,0 +1,76 @@
+// The live duet's contract with its edges (server, MIDI ports, tests). The engine knows no
+// socket and no port: sources hand it an Observable<NoteEvent> and sinks subscribe to output$.
+
+import type { Observable, SchedulerLike, Subscription } from 'rxjs';
+import type { NoteEvent } from '../note-events.ts';
+import type { SamplerSettings, SamplerSettingsInput } from '../sampler/settings.ts';
+
+export type Turn = 'listening' | 'answering';
+export type TempoSource = 'fixed' | 'call' | 'clock';
+
+export interface DuetSettings {
+  sampling: SamplerSettings;
+  /** The answer is as long as the call in bars, clamped to [minBars, maxBars]. */
+  minBars: number;
+  maxBars: number;
+  /** Silence (no key held, pedal up) that ends a phrase, in ms. */
+  silenceMs: number;
+  /** A controller whose press (value >= 64) ends the phrase at once; null for none. */
+  handoffController: number | null;
+  tempoSource: TempoSource;
+  /** The fixed tempo, and the start tempo of the other sources. */
+  bpm: number;
+  /** How long before its time each AI note is handed to output$, in ms. */
+  lookaheadMs: number;
+  /** The AI's MIDI channel 0..15, or null for the channel the person last played on. */
+  aiChannel: number | null;
+}
+
+/** A partial update, as a websocket message or a CLI flag gives it. Validated by the session. */
+export type DuetSettingsInput = Partial<Omit<DuetSettings, 'sampling'>> & { sampling?: SamplerSettingsInput };
+
+/**
+ * What a session emits. Note times are on the session's clock (its scheduler's now()), and a
+ * note is emitted `lookaheadMs` before its time. A noteoff whose time is before its noteon's
+ * time cancels that note (a barge-in or panic caught it in the look-ahead).
+ */
+export type DuetOutput =
+  | { type: 'noteon'; note: number; velocity: number; channel: number; time: number }
+  | { type: 'noteoff'; note: number; channel: number; time: number }
+  | { type: 'state'; turn: Turn }
+  | { type: 'tempo'; bpm: number; source: TempoSource }
+  | { type: 'error'; code: string; message: string };
+
+/** MIDI clock messages (24 pulses per quarter note), kept apart from the note stream. */
+export type ClockEvent = { type: 'tick' | 'start' | 'stop' | 'continue'; time: number };
+
+export interface DuetSessionOptions {
+  settings?: DuetSettingsInput;
+  /** Clock and timers; asyncScheduler by default, a VirtualTimeScheduler in tests. */
+  scheduler?: SchedulerLike;
+  /** Seeds the sampler, so a call and its answer repeat exactly. */
+  seed?: number;
+}
+
+/** One performer's duet with the model. Sessions share the model's weights and nothing else. */
+export interface DuetSessionApi {
+  readonly output$: Observable<DuetOutput>;
+  readonly settings: DuetSettings;
+  readonly turn: Turn;
+  /** Feeds a note stream in. Bad events produce an `error` output and are skipped. */
+  connect(input: Observable<NoteEvent>): Subscription;
+  /** Feeds a MIDI clock in (used when tempoSource is 'clock'). */
+  connectClock(clock: Observable<ClockEvent>): Subscription;
+  /** One event, as connect() would feed it. */
+  push(event: NoteEvent): void;
+  /** Validates and applies a partial update; throws E_SETTING (nothing changes) on a bad value. */
+  update(input: DuetSettingsInput): DuetSettings;
+  /** Ends the phrase now (a hand-off button). */
+  handOff(): void;
+  /** Stops the answer: a noteoff for every AI note that was emitted, then listening. */
+  panic(): void;
+  /** The session so far as a Standard MIDI File: person, AI and tempo tracks. */
+  recording(): Uint8Array;
+  /** Stops everything (note-offs first), completes output$ and frees every tensor. */
+  dispose(): void;
+}
