@@ -8,8 +8,9 @@ import { datasetBuild } from './commands/dataset.ts';
 import { trainCommand } from './commands/train.ts';
 import { evalCommand } from './commands/eval.ts';
 import { generateCommand } from './commands/generate.ts';
+import { judgeCommand } from './commands/judge.ts';
 
-export const COMMANDS: Command[] = [tokenize, roundtrip, datasetBuild, trainCommand, evalCommand, generateCommand];
+export const COMMANDS: Command[] = [tokenize, roundtrip, datasetBuild, trainCommand, evalCommand, generateCommand, judgeCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
