@@ -34,9 +34,11 @@ export interface EncoderState {
   lastTempo: number;
   /** Last chord token written, or -1 before the first. */
   lastChord: number;
+  /** The first bar whose Bar word is not written yet (a duet's other part may have written some). */
+  nextBar: number;
 }
 
-export const initialEncoderState = (): EncoderState => ({ lastTempo: -1, lastChord: -1 });
+export const initialEncoderState = (): EncoderState => ({ lastTempo: -1, lastChord: -1, nextBar: 0 });
 
 export const barWord = (): Word => [TYPE.METRICAL, BAR, CONTI, CONTI, UNUSED, UNUSED, UNUSED];
 export const beatWord = (stepInBar: number, tempo: number, chord: number): Word =>
@@ -48,7 +50,9 @@ export const eosWord = (): Word => [TYPE.EOS, UNUSED, UNUSED, UNUSED, UNUSED, UN
 /**
  * Words for grid steps [from, to). `notes` is sorted by step and holds every note that starts
  * in the range and every earlier note that may still sound in it (chords read those).
- * `from` must be a chord-window boundary. Mutates `state`.
+ * Chords are recognized at chord-window boundaries, so a `from` inside a window (a duet turn
+ * that starts where the other part stopped) leaves that window's chord to the words before.
+ * Mutates `state`.
  */
 export function encodeSteps(
   notes: readonly ScoreNote[],
@@ -58,13 +62,16 @@ export function encodeSteps(
   state: EncoderState,
   out: Word[] = [],
 ): Word[] {
-  if (from % CHORD_WINDOW_STEPS !== 0) throw new AntiphonError('E_INTERNAL', `encodeSteps must start on a chord window, got step ${from}`);
+  if (!Number.isInteger(from) || from < 0) throw new AntiphonError('E_INTERNAL', `encodeSteps needs a step >= 0, got ${from}`);
   let lo = 0; // first note that may still sound at `s`
   let at = 0; // first note starting at or after `s`
   for (let s = from; s < to; s++) {
     while (lo < notes.length && notes[lo].step + MAX_DURATION_STEPS <= s) lo++;
     while (at < notes.length && notes[at].step < s) at++;
-    if (s % STEPS_PER_BAR === 0) out.push(barWord());
+    if (s % STEPS_PER_BAR === 0 && s / STEPS_PER_BAR >= state.nextBar) {
+      out.push(barWord());
+      state.nextBar = s / STEPS_PER_BAR + 1;
+    }
 
     let chord = CONTI;
     if (s % CHORD_WINDOW_STEPS === 0) {

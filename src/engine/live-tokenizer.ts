@@ -12,12 +12,14 @@ import { assertNoteEvent, type NoteEvent } from './note-events.ts';
 import { NoteTracker } from './note-tracker.ts';
 import { quantizeNote, tickToStep } from './quantize.ts';
 import { compareScoreNotes, type PerfNote, type ScoreNote } from './score.ts';
-import { MAX_DURATION_STEPS, TICKS_PER_BEAT, tempoToToken, type Word } from './vocab.ts';
+import { DURATION_STEPS, MAX_DURATION_STEPS, TICKS_PER_BEAT, tempoToToken, type Word } from './vocab.ts';
 
 /** Maps the performer's clock to grid ticks, and gives each beat's tempo. */
 export interface TimeGrid {
   /** Ticks since the grid's anchor (its first note), at TICKS_PER_BEAT. */
   tick(ms: number): number;
+  /** The inverse of tick: when a grid tick sounds (the answer is rendered through it). */
+  ms(tick: number): number;
   /** Tempo token of a beat. */
   tempoOfBeat(beat: number): number;
   /** Called with the first note's time. */
@@ -41,25 +43,47 @@ export class FixedTempoGrid implements TimeGrid {
   tick(ms: number): number {
     return ((ms - (this.origin ?? ms)) * this.bpm * TICKS_PER_BEAT) / 60000;
   }
+  ms(tick: number): number {
+    return (this.origin ?? 0) + (tick * 60000) / (this.bpm * TICKS_PER_BEAT);
+  }
   tempoOfBeat(): number {
     return this.token;
   }
+}
+
+export interface LiveTokenizerOptions {
+  /**
+   * The first grid step this tokenizer may write (a duet turn starts where the other part
+   * stopped); notes quantized earlier are moved onto it. Default 0.
+   */
+  from?: number;
+  /** The encoder state the words before `from` left (tempo, chord, bars written). */
+  state?: EncoderState;
 }
 
 export class LiveTokenizer {
   private readonly tracker = new NoteTracker();
   /** Completed notes not yet committed, plus committed ones that may still sound in a chord window. Sorted. */
   private notes: ScoreNote[] = [];
-  private readonly state: EncoderState = initialEncoderState();
-  /** Steps before this are committed. Always a chord-window boundary until `flush`. */
-  private committed = 0;
+  private readonly state: EncoderState;
+  /** Steps before this are committed. A chord-window boundary after the first commit, until `flush`. */
+  private committed: number;
+  private readonly from: number;
+  private firstOnset = Infinity;
+  private lastEnd = -Infinity;
   private lastMs = -Infinity;
   private lastOnsetStep = -1;
   private ended = false;
   /** Events that came earlier than one already seen, handled as if they came at that time. */
   outOfOrder = 0;
 
-  constructor(readonly grid: TimeGrid) {}
+  constructor(
+    readonly grid: TimeGrid,
+    opts: LiveTokenizerOptions = {},
+  ) {
+    this.from = this.committed = opts.from ?? 0;
+    this.state = opts.state ?? initialEncoderState();
+  }
 
   /** Feeds one event; returns the words it made final (often none). Throws E_EVENT_INVALID on garbage, changing nothing. */
   push(event: NoteEvent): Word[] {
@@ -80,7 +104,7 @@ export class LiveTokenizer {
     const tick = this.grid.tick(ms);
     if (event.type === 'noteon') {
       this.add(this.tracker.noteOn(event.note, event.velocity, tick));
-      if (event.velocity > 0) this.lastOnsetStep = Math.max(this.lastOnsetStep, tickToStep(tick));
+      if (event.velocity > 0) this.lastOnsetStep = Math.max(this.lastOnsetStep, this.from, tickToStep(tick));
     } else if (event.type === 'noteoff') {
       this.add(this.tracker.noteOff(event.note, tick));
     } else {
@@ -116,6 +140,16 @@ export class LiveTokenizer {
     return words;
   }
 
+  /**
+   * The words flush() would commit now, without committing them: a duet prepares its answer
+   * during the silence that may end the phrase, and the person may yet play on. Only when no
+   * note is held (every length is known); null otherwise.
+   */
+  peekFlush(): Word[] | null {
+    if (this.ended || !this.grid.anchored || this.tracker.openCount > 0) return null;
+    return encodeSteps(this.notes, this.committed, this.lastOnsetStep + 1, (b) => this.grid.tempoOfBeat(b), { ...this.state });
+  }
+
   /** Notes waiting for their length. */
   get heldNotes(): number {
     return this.tracker.openCount;
@@ -126,9 +160,27 @@ export class LiveTokenizer {
     return this.committed;
   }
 
+  /** The grid steps the notes so far cover, from the first onset to the latest end; null before a note. */
+  get span(): { first: number; end: number } | null {
+    return this.firstOnset === Infinity ? null : { first: this.firstOnset, end: this.lastEnd };
+  }
+
+  /** Whether flush() was called. */
+  get done(): boolean {
+    return this.ended;
+  }
+
+  /** The encoder state after the committed words (tempo, chord, bars written). */
+  get encoderState(): Readonly<EncoderState> {
+    return this.state;
+  }
+
   private add(n: PerfNote | null): void {
     if (!n) return;
     const q = quantizeNote(n);
+    if (q.step < this.from) q.step = this.from;
+    this.firstOnset = Math.min(this.firstOnset, q.step);
+    this.lastEnd = Math.max(this.lastEnd, q.step + DURATION_STEPS[q.duration]);
     // A re-strike inside one step lands on the same (step, pitch): merge, as the file tokenizer does.
     const same = this.notes.find((m) => m.step === q.step && m.pitch === q.pitch);
     if (same) {

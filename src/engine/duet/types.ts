@@ -24,6 +24,11 @@ export interface DuetSettings {
   lookaheadMs: number;
   /** The AI's MIDI channel 0..15, or null for the channel the person last played on. */
   aiChannel: number | null;
+  /**
+   * A call that starts after more than this many silent bars starts a fresh grid (re-anchored
+   * at its first note, tempo estimated again), so long pauses do not fill the context with rests.
+   */
+  maxRestBars: number;
 }
 
 /** A partial update, as a websocket message or a CLI flag gives it. Validated by the session. */
@@ -41,6 +46,24 @@ export type DuetOutput =
   | { type: 'tempo'; bpm: number; source: TempoSource }
   | { type: 'error'; code: string; message: string };
 
+export interface RecordedNote {
+  /** Session clock, ms. */
+  startMs: number;
+  endMs: number;
+  note: number;
+  velocity: number;
+  channel: number;
+}
+
+/** Everything a session played and heard, for saving as a MIDI file at any time. */
+export interface Recording {
+  /** The session's tempo (its first grid's), and the time its bar 1 starts. */
+  bpm: number;
+  originMs: number;
+  person: RecordedNote[];
+  ai: RecordedNote[];
+}
+
 /** MIDI clock messages (24 pulses per quarter note), kept apart from the note stream. */
 export type ClockEvent = { type: 'tick' | 'start' | 'stop' | 'continue'; time: number };
 
@@ -50,6 +73,8 @@ export interface DuetSessionOptions {
   scheduler?: SchedulerLike;
   /** Seeds the sampler, so a call and its answer repeat exactly. */
   seed?: number;
+  /** Called after every model call (tests use it to let virtual time pass during compute). */
+  onModelCall?: () => void;
 }
 
 /** One performer's duet with the model. Sessions share the model's weights and nothing else. */
@@ -69,8 +94,8 @@ export interface DuetSessionApi {
   handOff(): void;
   /** Stops the answer: a noteoff for every AI note that was emitted, then listening. */
   panic(): void;
-  /** The session so far as a Standard MIDI File: person, AI and tempo tracks. */
-  recording(): Uint8Array;
+  /** The session so far, with real timing; src/io/recording-midi.ts turns it into a MIDI file. */
+  recording(): Recording;
   /** Stops everything (note-offs first), completes output$ and frees every tensor. */
   dispose(): void;
 }

@@ -101,6 +101,21 @@ export class KVCache {
     this.slides++;
   }
 
+  /**
+   * Forgets the newest words, keeping the first `n` (an answer cut short by a barge-in drops
+   * the words it had generated ahead of the clock). Costs one slice per layer.
+   */
+  truncate(n: number): void {
+    this.assertLive();
+    if (!Number.isInteger(n) || n < 0 || n > this.length) throw new AntiphonError('E_INTERNAL', `cannot truncate a cache of ${this.length} words to ${n}`);
+    if (n === this.length) return;
+    const cut = (t: tf.Tensor2D | null, axis: 0 | 1): tf.Tensor2D | null => {
+      if (!t || n === 0) return null;
+      return axis === 0 ? tf.slice(t, [0, 0], [n, t.shape[1]]) : tf.slice(t, [0, 0], [t.shape[0], n]);
+    };
+    this.commit(this.keys.map((t) => cut(t, 0)), this.values.map((t) => cut(t, 1)), this.words.slice(0, n));
+  }
+
   snapshot(): KVSnapshot {
     this.assertLive();
     return new KVSnapshot(

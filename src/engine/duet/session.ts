@@ -1,0 +1,482 @@
+// One performer's duet with the model: listens to a call, answers it on the call's grid, and
+// yields the moment the person plays again.
+//
+// Listening: events go through a live tokenizer; committed words extend the KV cache as the
+// person plays. When the person goes quiet (no key held, pedal up) the answer is prepared at
+// once, speculatively: the call's last words are primed and the answer sampled up to its first
+// note. If the silence lasts `silenceMs` (or the hand-off controller is pressed) the phrase has
+// ended and the prepared answer starts; if the person plays on, the speculation is taken back
+// word for word (timeline marks), so it costs nothing but the idle time it used.
+//
+// Answering: see answer.ts. A note-on from the person cuts the answer (barge-in) and begins the
+// next call.
+
+import { Subject, asyncScheduler, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { AntiphonError, isAntiphonError } from '../../errors.ts';
+import { FixedTempoGrid, LiveTokenizer, type TimeGrid } from '../live-tokenizer.ts';
+import type { CPTransformer } from '../model/transformer.ts';
+import { assertNoteEvent, type NoteEvent } from '../note-events.ts';
+import { Sampler } from '../sampler/sampler.ts';
+import { STEPS_PER_BAR, TICKS_PER_STEP, type Word } from '../vocab.ts';
+import { Answer, type AnswerPlan } from './answer.ts';
+import { ClockGrid } from './clock-grid.ts';
+import { Recorder } from './recorder.ts';
+import { SegmentGrid } from './segment-grid.ts';
+import { DEFAULT_DUET_SETTINGS, resolveDuetSettings } from './settings.ts';
+import { estimateTempo } from './tempo-estimate.ts';
+import { Timeline, type TimelineMark } from './timeline.ts';
+import type {
+  ClockEvent,
+  DuetOutput,
+  DuetSessionApi,
+  DuetSessionOptions,
+  DuetSettings,
+  DuetSettingsInput,
+  Recording,
+  Turn,
+} from './types.ts';
+
+const SUSTAIN = 64;
+/** The share of the silence threshold after which the answer is prepared. */
+const PREPARE_AT = 0.25;
+
+/** Timings a benchmark or a status page reads. */
+export interface DuetStats {
+  /** ms spent committing the person's words to the cache, per event that committed some. */
+  ingestMs: number[];
+  /** ms from the phrase-end trigger to the answer's first note in the scheduler. */
+  firstAnswerMs: number[];
+  /** ms of speculative work done in the silence before a phrase end. */
+  prepareMs: number[];
+  wordsPlayed: number;
+  wordsGenerated: number;
+  /** Speculative answers taken back because the person played on. */
+  rollbacks: number;
+}
+
+interface Prepared {
+  mark: TimelineMark;
+  rngState: number;
+  answer: Answer;
+  /** The trigger time the plan was made for. */
+  triggerAt: number;
+  /** A 'call'-tempo segment estimated for this call, adopted only if the phrase really ends. */
+  segment: SegmentGrid | null;
+  bpm: number | null;
+}
+
+export class DuetSession implements DuetSessionApi {
+  private readonly out = new Subject<DuetOutput>();
+  readonly output$: Observable<DuetOutput> = this.out.asObservable();
+  readonly stats: DuetStats = { ingestMs: [], firstAnswerMs: [], prepareMs: [], wordsPlayed: 0, wordsGenerated: 0, rollbacks: 0 };
+
+  private current: DuetSettings;
+  private readonly scheduler: SchedulerLike;
+  private readonly timeline: Timeline;
+  private readonly sampler: Sampler;
+  private readonly recorder = new Recorder();
+  private readonly subs: Subscription[] = [];
+  private clock: ClockGrid | null = null;
+
+  /** The grid of the current segment; null until the first call (or while a 'call' tempo is unknown). */
+  private segment: SegmentGrid | null = null;
+  private segmentStale = false;
+  /** Tempo of the session's first segment and its bar-1 time: the recording's tempo map. */
+  private firstBpm: number | null = null;
+  private originMs: number | null = null;
+
+  private call: LiveTokenizer | null = null;
+  /** Events of a call whose tempo is not known yet ('call' tempo at a segment start). */
+  private buffered: NoteEvent[] | null = null;
+  private keysDown = new Set<string>();
+  private pedalDown = false;
+  private lastChannel = 0;
+  private lastEventAt = -Infinity;
+  private silenceTimer: Subscription | null = null;
+  private prepareTimer: Subscription | null = null;
+  private prepared: Prepared | null = null;
+  private answer: Answer | null = null;
+  private disposed = false;
+
+  constructor(
+    readonly model: CPTransformer,
+    opts: DuetSessionOptions = {},
+  ) {
+    this.current = resolveDuetSettings(opts.settings ?? {}, DEFAULT_DUET_SETTINGS);
+    this.scheduler = opts.scheduler ?? asyncScheduler;
+    this.timeline = new Timeline(model, opts.onModelCall);
+    this.sampler = new Sampler({ seed: opts.seed ?? 1, settings: this.current.sampling });
+  }
+
+  get settings(): DuetSettings {
+    return this.current;
+  }
+
+  get turn(): Turn {
+    return this.answer ? 'answering' : 'listening';
+  }
+
+  /** Words in the context window now. */
+  get contextWords(): number {
+    return this.timeline.cache.length;
+  }
+
+  /** Words over the session's life, both parts. */
+  get totalWords(): number {
+    return this.timeline.total;
+  }
+
+  /** The current grid's tempo, once one is set. */
+  get bpm(): number | null {
+    const g = this.segment?.grid;
+    return g instanceof FixedTempoGrid ? g.bpm : g instanceof ClockGrid ? g.bpm : null;
+  }
+
+  connect(input: Observable<NoteEvent>): Subscription {
+    this.assertLive();
+    const sub = input.subscribe({ next: (e) => this.push(e), error: (e) => this.emitError(e) });
+    this.subs.push(sub);
+    return sub;
+  }
+
+  connectClock(clock$: Observable<ClockEvent>): Subscription {
+    this.assertLive();
+    const sub = clock$.subscribe({ next: (e) => this.onClock(e), error: (e) => this.emitError(e) });
+    this.subs.push(sub);
+    return sub;
+  }
+
+  push(event: NoteEvent): void {
+    if (this.disposed) return;
+    try {
+      assertNoteEvent(event);
+      this.onEvent(event);
+    } catch (e) {
+      this.emitError(e);
+    }
+  }
+
+  update(input: DuetSettingsInput): DuetSettings {
+    this.assertLive();
+    const next = resolveDuetSettings(input, this.current);
+    if (input.sampling) this.sampler.update(next.sampling);
+    const tempoChanged = next.tempoSource !== this.current.tempoSource || (next.tempoSource === 'fixed' && next.bpm !== this.current.bpm);
+    // The grid under words already written cannot move; a new tempo starts with the next call.
+    if (tempoChanged) this.segmentStale = true;
+    this.current = next;
+    this.answer?.retune(next);
+    return next;
+  }
+
+  handOff(): void {
+    if (this.disposed || this.answer) return;
+    this.trigger();
+  }
+
+  panic(): void {
+    if (this.disposed) return;
+    this.abandonPrepared();
+    this.stopAnswer();
+  }
+
+  recording(): Recording {
+    const now = this.scheduler.now();
+    return this.recorder.snapshot(this.firstBpm ?? this.current.bpm, this.originMs ?? now, now);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.clearTimers();
+    this.abandonPrepared();
+    this.stopAnswer();
+    this.disposed = true;
+    for (const s of this.subs) s.unsubscribe();
+    this.subs.length = 0;
+    this.timeline.dispose();
+    this.out.complete();
+  }
+
+  // ---- listening ------------------------------------------------------------
+
+  private onEvent(e: NoteEvent): void {
+    this.lastEventAt = Math.max(this.lastEventAt, e.time);
+    if (e.channel !== undefined) this.lastChannel = e.channel;
+    const now = this.scheduler.now();
+    if (e.type === 'cc' && this.current.handoffController !== null && e.controller === this.current.handoffController) {
+      if (e.value >= 64 && !this.answer) this.trigger();
+      return;
+    }
+    this.trackKeys(e);
+    if (e.type === 'noteon' && e.velocity > 0) {
+      this.recorder.noteOn('person', e.note, e.velocity, e.channel ?? 0, e.time);
+      if (this.answer) this.stopAnswer(); // barge-in: the new notes begin the next call
+    } else if (e.type === 'noteoff' || (e.type === 'noteon' && e.velocity === 0)) {
+      this.recorder.noteOff('person', e.note, e.channel ?? 0, e.time);
+    }
+    // The person played on: a speculative answer is taken back.
+    this.abandonPrepared();
+    this.silenceTimer?.unsubscribe();
+    this.silenceTimer = null;
+
+    if (!this.call && !this.buffered) {
+      // Only a note starts a call; a pedal or controller before it is remembered by the tracker.
+      if (e.type !== 'noteon' || e.velocity === 0) return;
+      this.startCall(e);
+    }
+    if (this.buffered) this.buffered.push(e);
+    else if (this.call) this.ingest(this.call.push(e));
+
+    if (this.idle() && (this.call || this.buffered)) {
+      this.silenceTimer = this.scheduler.schedule(() => this.trigger(), this.current.silenceMs);
+      // Prepare once the quiet has lasted a quarter of the threshold: not in every gap between
+      // detached notes (the work would block the next note's ingest), but long before the end.
+      this.prepareTimer?.unsubscribe();
+      this.prepareTimer = this.scheduler.schedule(() => this.prepare(now + this.current.silenceMs), this.current.silenceMs * PREPARE_AT);
+    }
+  }
+
+  private trackKeys(e: NoteEvent): void {
+    const key = `${e.channel ?? 0}:${'note' in e ? e.note : -1}`;
+    if (e.type === 'noteon' && e.velocity > 0) this.keysDown.add(key);
+    else if (e.type === 'noteoff' || e.type === 'noteon') this.keysDown.delete(key);
+    else if (e.controller === SUSTAIN) this.pedalDown = e.value >= 64;
+  }
+
+  private idle(): boolean {
+    return this.keysDown.size === 0 && !this.pedalDown;
+  }
+
+  private startCall(first: NoteEvent): void {
+    const from = this.timeline.resumeStep();
+    const src = this.current.tempoSource;
+    if (this.segment && !this.segmentStale && src !== 'call') {
+      // Same grid, unless the rest since the last words is longer than maxRestBars.
+      const step = this.segment.tick(first.time) / TICKS_PER_STEP;
+      if (step - from <= this.current.maxRestBars * STEPS_PER_BAR) {
+        this.call = new LiveTokenizer(this.segment, { from, state: this.timeline.enc });
+        return;
+      }
+    }
+    if (src === 'call') {
+      if (this.segment && !this.segmentStale) {
+        const step = this.segment.tick(first.time) / TICKS_PER_STEP;
+        if (step - from <= this.current.maxRestBars * STEPS_PER_BAR) {
+          this.call = new LiveTokenizer(this.segment, { from, state: this.timeline.enc });
+          return;
+        }
+      }
+      // A new segment whose tempo comes from this call: hold its events until it ends.
+      this.buffered = [];
+      return;
+    }
+    this.segment = this.newSegment(src === 'clock' ? this.clockGrid() : new FixedTempoGrid(this.current.bpm), first.time);
+    this.call = new LiveTokenizer(this.segment, { from: this.segmentStart(this.segment), state: this.timeline.enc });
+  }
+
+  /** A segment continuing the timeline at the next unwritten bar, anchored at `ms`. */
+  private newSegment(grid: TimeGrid, ms: number): SegmentGrid {
+    grid.anchor(ms);
+    // A clock grid keeps its bar lines: the note lands in the next bar at its place in the clock's bar.
+    const inBar = grid instanceof ClockGrid ? Math.floor(grid.tick(ms) / TICKS_PER_STEP / STEPS_PER_BAR) * STEPS_PER_BAR : 0;
+    const seg = new SegmentGrid(grid, this.timeline.nextBarStep() - inBar);
+    this.segmentStale = false;
+    if (this.originMs === null) {
+      this.originMs = seg.ms(this.timeline.nextBarStep() * TICKS_PER_STEP);
+      this.firstBpm = grid instanceof FixedTempoGrid ? grid.bpm : grid instanceof ClockGrid ? grid.bpm : this.current.bpm;
+    }
+    this.emit({ type: 'tempo', bpm: this.bpmOf(grid), source: this.current.tempoSource });
+    return seg;
+  }
+
+  private segmentStart(seg: SegmentGrid): number {
+    return Math.max(this.timeline.resumeStep(), seg.fromStep);
+  }
+
+  private bpmOf(grid: TimeGrid): number {
+    return grid instanceof FixedTempoGrid || grid instanceof ClockGrid ? Math.round(grid.bpm * 10) / 10 : this.current.bpm;
+  }
+
+  private clockGrid(): ClockGrid {
+    this.clock ??= new ClockGrid(this.current.bpm);
+    return this.clock;
+  }
+
+  private onClock(e: ClockEvent): void {
+    const grid = this.clockGrid();
+    if (grid.onClock(e) && this.current.tempoSource === 'clock') this.emit({ type: 'tempo', bpm: this.bpmOf(grid), source: 'clock' });
+    if (e.type === 'start' && this.current.tempoSource === 'clock') this.segmentStale = true;
+  }
+
+  private ingest(words: Word[]): void {
+    if (!words.length) return;
+    const t0 = performance.now();
+    this.timeline.append(words);
+    this.stats.ingestMs.push(performance.now() - t0);
+    this.stats.wordsPlayed += words.length;
+  }
+
+  // ---- phrase end -----------------------------------------------------------
+
+  /**
+   * Makes the answer ready for a phrase end expected at `triggerAt`: the call's remaining
+   * words go into the cache and the answer is sampled up to its first note.
+   */
+  private prepare(triggerAt: number, force = false): void {
+    this.prepareTimer = null;
+    if (this.disposed || this.answer || this.prepared || (!force && !this.idle())) return;
+    const t0 = performance.now();
+    const mark = this.timeline.mark();
+    const rngState = this.sampler.state;
+    let segment: SegmentGrid | null = null;
+    let bpm: number | null = null;
+    let words: Word[] | null;
+    let span: { first: number; end: number } | null;
+    try {
+      if (this.buffered) {
+        bpm = estimateTempo(this.buffered.filter((e) => e.type === 'noteon' && e.velocity > 0).map((e) => e.time)) ?? this.current.bpm;
+        const firstOn = this.buffered.find((e) => e.type === 'noteon' && e.velocity > 0);
+        if (!firstOn) return;
+        segment = new SegmentGrid(new FixedTempoGrid(bpm), this.timeline.nextBarStep());
+        segment.anchor(firstOn.time);
+        const tok = new LiveTokenizer(segment, { from: this.segmentStart(segment), state: { ...this.timeline.enc } });
+        for (const e of this.buffered) tok.push(e);
+        words = tok.flush(this.lastEventAt);
+        span = tok.span;
+        // The tokenizer wrote into a copy of the encoder state; the timeline tracks the words itself.
+      } else {
+        if (!this.call) return;
+        // Forced (a hand-off with keys down): the held notes end now, and there is no going back.
+        words = this.call.done ? [] : (this.call.peekFlush() ?? (force ? this.call.flush(this.lastEventAt) : null));
+        span = this.call.span;
+        segment = this.segment;
+      }
+      if (!words || !span || !segment) return;
+      this.timeline.append(words);
+      this.stats.wordsPlayed += words.length;
+      const answer = this.planAnswer(segment, span, triggerAt);
+      answer.prime();
+      this.prepared = { mark, rngState, answer, triggerAt, segment: this.buffered ? segment : null, bpm };
+      this.stats.prepareMs.push(performance.now() - t0);
+    } catch (e) {
+      this.timeline.rollback(mark);
+      this.sampler.state = rngState;
+      this.emitError(e);
+    }
+  }
+
+  private planAnswer(segment: SegmentGrid, span: { first: number; end: number }, triggerAt: number): Answer {
+    const s = this.current;
+    const callBars = Math.ceil((span.end - span.first) / STEPS_PER_BAR);
+    const bars = Math.min(s.maxBars, Math.max(s.minBars, callBars));
+    const start = Math.max(Math.ceil(segment.tick(triggerAt + s.lookaheadMs) / TICKS_PER_STEP), this.timeline.resumeStep());
+    const plan: AnswerPlan = {
+      startStep: start,
+      endStep: start + bars * STEPS_PER_BAR,
+      channel: s.aiChannel ?? this.lastChannel,
+    };
+    return new Answer({
+      timeline: this.timeline,
+      sampler: this.sampler,
+      scheduler: this.scheduler,
+      grid: segment,
+      plan,
+      settings: s,
+      emit: (o) => this.emit(o),
+      recorder: this.recorder,
+      onDone: (a) => this.answerDone(a),
+      onError: (e) => this.emitError(e),
+    });
+  }
+
+  /** The person played on: the speculative answer and its words are taken back. */
+  private abandonPrepared(): void {
+    this.prepareTimer?.unsubscribe();
+    this.prepareTimer = null;
+    const p = this.prepared;
+    if (!p) return;
+    this.prepared = null;
+    p.answer.cancel();
+    this.sampler.state = p.rngState;
+    if (!this.timeline.rollback(p.mark)) {
+      // The window slid while preparing, so the words stay; the call goes on from after them.
+      this.call = null;
+      this.buffered = null;
+    }
+    this.stats.rollbacks++;
+  }
+
+  private trigger(): void {
+    this.silenceTimer?.unsubscribe();
+    this.silenceTimer = null;
+    if (this.disposed || this.answer) return;
+    const t0 = performance.now();
+    const now = this.scheduler.now();
+    // A hand-off before the silence ran out: the plan was made for a later start.
+    if (this.prepared && (now < this.prepared.triggerAt - 1 || now > this.prepared.triggerAt + this.current.lookaheadMs / 2)) {
+      this.abandonPrepared();
+    }
+    if (!this.prepared) {
+      // A hand-off, or a phrase end before the preparation ran.
+      this.prepare(now, true);
+      this.keysDown.clear();
+      if (!this.prepared) {
+        this.call = null;
+        this.buffered = null;
+        return;
+      }
+    }
+    const p = this.prepared;
+    this.prepared = null;
+    if (p.segment) {
+      this.segment = p.segment;
+      if (this.originMs === null) {
+        this.originMs = p.segment.ms(p.segment.fromStep * TICKS_PER_STEP);
+        this.firstBpm = p.bpm;
+      }
+      if (p.bpm !== null) this.emit({ type: 'tempo', bpm: p.bpm, source: 'call' });
+    }
+    this.call = null;
+    this.buffered = null;
+    this.answer = p.answer;
+    this.emit({ type: 'state', turn: 'answering' });
+    p.answer.start();
+    this.stats.firstAnswerMs.push(performance.now() - t0);
+  }
+
+  // ---- answering ------------------------------------------------------------
+
+  private stopAnswer(): void {
+    const a = this.answer;
+    if (!a) return;
+    a.cut();
+    // answerDone (called by cut) flips the turn.
+  }
+
+  private answerDone(a: Answer): void {
+    if (this.answer !== a) return;
+    this.answer = null;
+    this.stats.wordsGenerated += a.wordsCommitted;
+    if (!this.out.closed) this.emit({ type: 'state', turn: 'listening' });
+  }
+
+  // ---- plumbing -------------------------------------------------------------
+
+  private clearTimers(): void {
+    this.silenceTimer?.unsubscribe();
+    this.prepareTimer?.unsubscribe();
+    this.silenceTimer = this.prepareTimer = null;
+  }
+
+  private emit(o: DuetOutput): void {
+    if (!this.out.closed) this.out.next(o);
+  }
+
+  private emitError(e: unknown): void {
+    const err = isAntiphonError(e) ? e : new AntiphonError('E_INTERNAL', (e as Error)?.message ?? String(e));
+    this.emit({ type: 'error', code: err.code, message: err.message });
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new AntiphonError('E_SESSION_CLOSED', 'this duet session has ended; open a new one');
+  }
+}
