@@ -9,8 +9,9 @@ import { trainCommand } from './commands/train.ts';
 import { evalCommand } from './commands/eval.ts';
 import { generateCommand } from './commands/generate.ts';
 import { judgeCommand } from './commands/judge.ts';
+import { portsCommand } from './commands/ports.ts';
 
-export const COMMANDS: Command[] = [tokenize, roundtrip, datasetBuild, trainCommand, evalCommand, generateCommand, judgeCommand];
+export const COMMANDS: Command[] = [tokenize, roundtrip, datasetBuild, trainCommand, evalCommand, generateCommand, judgeCommand, portsCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
