@@ -1,5 +1,6 @@
 // docs/benchmarks.md keeps one section per (config, backend), between markers, so a run
 // of one config refreshes its own figures and leaves the others in place.
+import type { DuetBench } from './duet.ts';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { EngineBench } from './engine.ts';
 
@@ -17,6 +18,19 @@ cache >= 200x faster than recompute at 512. The Compound Word Transformer's refe
 code took 14.6 ms per word on a GPU for its 39 M-parameter model. Training goal: at least
 1,200 words/s for the default config using both cores.
 `;
+
+function duetRows(r: EngineBench): string[] {
+  const d = r as EngineBench & Partial<DuetBench>;
+  if (!d.ingest || !d.firstAnswer) return [];
+  return [
+    `| duet ingest p50 / p99 (note event to its words in the cache) | ${d.ingest.p50Ms} / ${d.ingest.p99Ms} ms |`,
+    `| duet first answer p50 / p99 (phrase end to first note scheduled) | ${d.firstAnswer.p50Ms} / ${d.firstAnswer.p99Ms} ms |`,
+    `| duet first answer with no speculation (hand-off CC) p50 / p99 | ${d.firstAnswerCold!.p50Ms} / ${d.firstAnswerCold!.p99Ms} ms |`,
+    `| duet speculative preparation in the silence p50 / p99 | ${d.prepare!.p50Ms} / ${d.prepare!.p99Ms} ms |`,
+    `| duet real-time factor (generation speed / speed the music needs) | ${d.realTimeFactor}x |`,
+    `| duet model | ${d.duetModel} (${d.duetCalls} realistic 4-bar calls at 96 BPM) |`,
+  ];
+}
 
 function section(r: EngineBench): string {
   const d = r.decode;
@@ -40,6 +54,7 @@ function section(r: EngineBench): string {
     ...(r.trainWordsPerSec !== undefined
       ? [`| training, one process (batch ${r.trainBatch} x ${r.trainContext}) | ${r.trainWordsPerSec} words/s (${r.trainStepMs} ms per step) |`]
       : []),
+    ...duetRows(r),
     '',
   ].join('\n');
 }

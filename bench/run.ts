@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [--config small|base|small,base] [--backend auto|tensorflow|wasm|cpu] [--steps N] [--no-write] [--no-train]
+// npm run bench [-- --json] [--config small|base|small,base] [--backend auto|tensorflow|wasm|cpu] [--steps N] [--no-write] [--no-train] [--no-duet]
 // Each config runs in its own process, so that its peak RSS is its own.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +6,7 @@ import { BACKEND_CHOICES, type BackendChoice } from '../src/engine/backend.ts';
 import { runEngineBench, type EngineBench } from './engine.ts';
 import { writeBenchmarksDoc } from './report.ts';
 import { runTrainBench } from './train.ts';
+import { runDuetBench } from './duet.ts';
 
 interface Args {
   json: boolean;
@@ -16,10 +17,12 @@ interface Args {
   child: boolean;
   /** Also time training steps (trainWordsPerSec). */
   train: boolean;
+  /** Also run the live duet benchmark (ingest, firstAnswer, realTimeFactor). */
+  duet: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { json: false, configs: ['small'], backend: 'auto', write: true, child: false, train: true };
+  const a: Args = { json: false, configs: ['small'], backend: 'auto', write: true, child: false, train: true, duet: true };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const value = () => {
@@ -37,6 +40,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--no-write') a.write = false;
     else if (k === '--child') a.child = true;
     else if (k === '--no-train') a.train = false;
+    else if (k === '--no-duet') a.duet = false;
     else throw new Error(`unknown option ${k}`);
   }
   return a;
@@ -48,7 +52,9 @@ async function main(): Promise<void> {
   if (args.child) {
     const r = await runEngineBench({ config: args.configs[0], backend: args.backend, steps: args.steps, log });
     const t = args.train ? runTrainBench({ config: args.configs[0], log }) : {};
-    process.stdout.write(JSON.stringify({ ...r, ...t }) + '\n');
+    // The duet runs on the shipped default model, which is the small config.
+    const d = args.duet && args.configs[0] === 'small' ? await runDuetBench({ config: args.configs[0], log }) : {};
+    process.stdout.write(JSON.stringify({ ...r, ...t, ...d }) + '\n');
     return;
   }
   const results: EngineBench[] = [];
@@ -57,6 +63,7 @@ async function main(): Promise<void> {
     const childArgs = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', '--config', config, '--backend', args.backend];
     if (args.steps) childArgs.push('--steps', String(args.steps));
     if (!args.train) childArgs.push('--no-train');
+    if (!args.duet) childArgs.push('--no-duet');
     const p = spawnSync(process.execPath, childArgs, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 20 });
     if (p.status !== 0) throw new Error(`the ${config} benchmark failed (exit ${p.status})`);
     results.push(JSON.parse(p.stdout.trim().split('\n').pop()!) as EngineBench);
@@ -73,7 +80,8 @@ async function main(): Promise<void> {
         `${r.model} on ${r.backend}: decode p50/p99 ctx64 ${d.ctx64.p50Ms}/${d.ctx64.p99Ms} ms, ctx512 ${d.ctx512.p50Ms}/${d.ctx512.p99Ms} ms, ` +
           `ctx1024 ${d.ctx1024.p50Ms}/${d.ctx1024.p99Ms} ms; recompute ${r.recomputeMsCtx512} ms (${r.recomputeRatioCtx512}x); ` +
           `prime ${r.primeWordsPerSec} words/s; peak RSS ${r.peakRssMb} MB` +
-          (r.trainWordsPerSec !== undefined ? `; training ${r.trainWordsPerSec} words/s` : ''),
+          (r.trainWordsPerSec !== undefined ? `; training ${r.trainWordsPerSec} words/s` : '') +
+          (r.ingest ? `; duet ingest p99 ${(r.ingest as { p99Ms: number }).p99Ms} ms, first answer p50/p99 ${(r.firstAnswer as { p50Ms: number }).p50Ms}/${(r.firstAnswer as { p99Ms: number }).p99Ms} ms, real-time factor ${r.realTimeFactor}x` : ''),
       );
     }
   }

@@ -49,6 +49,8 @@ interface Sounding {
 
 export class Answer {
   wordsCommitted = 0;
+  /** Wall-clock ms spent sampling and stepping this answer's words. */
+  computeMs = 0;
   private pending: Word | null = null;
   private timer: Subscription | null = null;
   /** Marks before each committed word, with the word's time, for a cut to take back the future. */
@@ -134,6 +136,15 @@ export class Answer {
    * the first note is known). Ends generation at the plan's last step.
    */
   private advance(started: boolean): void {
+    const t0 = performance.now();
+    try {
+      this.advanceWords(started);
+    } finally {
+      this.computeMs += performance.now() - t0;
+    }
+  }
+
+  private advanceWords(started: boolean): void {
     const { timeline, sampler, plan, scheduler } = this.d;
     while (this.generating) {
       if (!this.pending) {
@@ -209,6 +220,11 @@ export class Answer {
     this.ended = true;
     this.d.timeline.grammar.notBefore = null;
     this.d.onDone(this);
+  }
+
+  /** The answer's span in ms on the grid (its bars), for the real-time factor. */
+  get spanMs(): number {
+    return this.msOfStep(this.d.plan.endStep) - this.msOfStep(this.d.plan.startStep);
   }
 
   /** Notes handed out so far. */

@@ -52,6 +52,9 @@ export interface DuetStats {
   wordsGenerated: number;
   /** Speculative answers taken back because the person played on. */
   rollbacks: number;
+  /** Wall-clock ms spent generating answers, and the answers' musical length in ms. */
+  generateMs: number;
+  answeredMs: number;
 }
 
 interface Prepared {
@@ -68,7 +71,7 @@ interface Prepared {
 export class DuetSession implements DuetSessionApi {
   private readonly out = new Subject<DuetOutput>();
   readonly output$: Observable<DuetOutput> = this.out.asObservable();
-  readonly stats: DuetStats = { ingestMs: [], firstAnswerMs: [], prepareMs: [], wordsPlayed: 0, wordsGenerated: 0, rollbacks: 0 };
+  readonly stats: DuetStats = { ingestMs: [], firstAnswerMs: [], prepareMs: [], wordsPlayed: 0, wordsGenerated: 0, rollbacks: 0, generateMs: 0, answeredMs: 0 };
 
   private current: DuetSettings;
   private readonly scheduler: SchedulerLike;
@@ -456,6 +459,8 @@ export class DuetSession implements DuetSessionApi {
     if (this.answer !== a) return;
     this.answer = null;
     this.stats.wordsGenerated += a.wordsCommitted;
+    this.stats.generateMs += a.computeMs;
+    this.stats.answeredMs += a.spanMs;
     if (!this.out.closed) this.emit({ type: 'state', turn: 'listening' });
   }
 

@@ -8,6 +8,9 @@ import type { CPTransformer, NextWordLogits } from '../model/transformer.ts';
 import { Grammar } from '../sampler/grammar.ts';
 import { BAR, CONTI, F, STEPS_PER_BAR, TYPE, tokenToBeat, type Word } from '../vocab.ts';
 
+/** Runs up to this long are stepped word by word rather than primed. */
+const STEP_RUN = 3;
+
 export interface TimelineMark {
   readonly length: number;
   readonly slides: number;
@@ -37,7 +40,9 @@ export class Timeline {
   append(words: readonly Word[]): void {
     if (!words.length) return;
     for (const w of words) this.track(w);
-    this.next = words.length === 1 ? this.model.step(this.cache, words[0]) : this.model.prime(this.cache, words);
+    // A batched prime has a fixed cost of about three steps (measured on wasm), so short runs step.
+    if (words.length <= STEP_RUN) for (const w of words) this.next = this.model.step(this.cache, w);
+    else this.next = this.model.prime(this.cache, words);
     this.total += words.length;
     this.onModelCall();
   }
