@@ -10,8 +10,9 @@ import { evalCommand } from './commands/eval.ts';
 import { generateCommand } from './commands/generate.ts';
 import { judgeCommand } from './commands/judge.ts';
 import { portsCommand } from './commands/ports.ts';
+import { serveCommand } from './commands/serve.ts';
 
-export const COMMANDS: Command[] = [tokenize, roundtrip, datasetBuild, trainCommand, evalCommand, generateCommand, judgeCommand, portsCommand];
+export const COMMANDS: Command[] = [tokenize, roundtrip, datasetBuild, trainCommand, evalCommand, generateCommand, judgeCommand, portsCommand, serveCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
