@@ -39,6 +39,10 @@ export const modelCardSchema = z
     date: z.string().min(1),
     parameters: z.number().int().positive().optional(),
     notes: z.string().optional(),
+    /** Sampling defaults chosen for this model (per family temperature, topP, topK); the server starts sessions with them. */
+    sampling: z
+      .record(z.string(), z.object({ temperature: z.number(), topP: z.number(), topK: z.number() }).partial().strict())
+      .optional(),
   })
   .strict();
 export type ModelCard = z.output<typeof modelCardSchema>;
@@ -71,6 +75,9 @@ function readmeOf(card: ModelCard, config: ModelConfig): string {
     '## Metrics',
     '',
     ...(metrics.length ? ['| metric | value |', '|---|---|', ...metrics.map(([k, v]) => `| ${k} | ${v} |`)] : ['none recorded']),
+    ...(card.sampling
+      ? ['', '## Sampling defaults', '', '| family | settings |', '|---|---|', ...Object.entries(card.sampling).map(([f, v]) => `| ${f} | ${JSON.stringify(v)} |`)]
+      : []),
     ...(card.notes ? ['', '## Notes', '', card.notes] : []),
     '',
   ].join('\n');
