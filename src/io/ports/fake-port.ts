@@ -108,7 +108,8 @@ export class FakePort implements MidiInputPort, MidiOutputPort {
   }
 }
 
-function easymidiLikeListener(): (delta: number, bytes: number[]) => void {
+/** What easymidi 3.2.0's Input does with chunked SysEx, bug included, and nothing else. */
+export function easymidiLikeListener(): (delta: number, bytes: number[]) => void {
   let pendingSysex = false;
   return (_delta, bytes) => {
     if (pendingSysex && bytes.length > 0 && bytes[0] < 0x80) {
