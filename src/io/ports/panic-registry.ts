@@ -33,12 +33,14 @@ export function panicAll(): unknown[] {
 }
 
 /** The bits of `process` the handlers use, so tests can pass an EventEmitter. */
+/* eslint-disable @typescript-eslint/no-explicit-any -- listeners of any event */
 export interface ProcessLike {
-  on(event: string, listener: (...args: never[]) => void): unknown;
-  removeListener(event: string, listener: (...args: never[]) => void): unknown;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  removeListener(event: string, listener: (...args: any[]) => void): unknown;
   listenerCount(event: string): number;
   exit(code?: number): void;
 }
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 export interface PanicHandlerOptions {
   process?: ProcessLike;
@@ -65,7 +67,7 @@ export function installPanicHandlers(options: PanicHandlerOptions = {}): () => v
   const run = (why: string) => {
     for (const e of panicAll()) report(`antiphon midi: panic on ${why} failed for one port: ${e instanceof Error ? e.message : String(e)}`);
   };
-  const handlers: Array<[string, (...args: never[]) => void]> = [];
+  const handlers: Array<[string, () => void]> = [];
   for (const signal of Object.keys(SIGNAL_EXIT)) {
     const onSignal = () => {
       run(signal);
