@@ -71,7 +71,8 @@ parse('reads every server message type', () => {
   const hello = parseServerMessage(
     JSON.stringify({ type: 'hello', session: 's1', model: { name: 'm' }, settings: SETTINGS, limits: { maxPayload: 4096 } }),
   );
-  assert.equal(hello, { type: 'hello', session: 's1', model: { name: 'm' }, settings: SETTINGS, limits: { maxPayload: 4096 } });
+  assert.equal(hello, { type: 'hello', session: 's1', model: { name: 'm' }, settings: SETTINGS, limits: { maxPayload: 4096 }, turn: 'listening' });
+  assert.is((parseServerMessage('{"type":"hello","turn":"answering"}') as { turn: string }).turn, 'answering');
   assert.equal(parseServerMessage('{"type":"noteon","note":60,"velocity":90,"time":1000,"channel":2}'), {
     type: 'noteon', note: 60, velocity: 90, time: 1000, channel: 2,
   });

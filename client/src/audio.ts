@@ -27,7 +27,7 @@ export const PRESETS: Record<string, Preset> = {
       modulation: { type: 'sine' },
       envelope: { attack: 0.003, decay: 2.2, sustain: 0.08, release: 0.8 },
       modulationEnvelope: { attack: 0.002, decay: 0.5, sustain: 0.05, release: 0.4 },
-      volume: -8,
+      volume: -1,
     },
   },
   bells: {
@@ -40,7 +40,7 @@ export const PRESETS: Record<string, Preset> = {
       modulation: { type: 'sine' },
       envelope: { attack: 0.002, decay: 2.6, sustain: 0, release: 1.5 },
       modulationEnvelope: { attack: 0.002, decay: 1.2, sustain: 0, release: 1 },
-      volume: -11,
+      volume: -4,
     },
   },
   mallet: {
@@ -53,7 +53,7 @@ export const PRESETS: Record<string, Preset> = {
       modulation: { type: 'sine' },
       envelope: { attack: 0.001, decay: 0.7, sustain: 0, release: 0.5 },
       modulationEnvelope: { attack: 0.001, decay: 0.15, sustain: 0, release: 0.2 },
-      volume: -5,
+      volume: 1,
     },
   },
   pad: {
@@ -66,7 +66,7 @@ export const PRESETS: Record<string, Preset> = {
       modulation: { type: 'triangle' },
       envelope: { attack: 0.06, decay: 0.8, sustain: 0.6, release: 1.4 },
       modulationEnvelope: { attack: 0.2, decay: 0.5, sustain: 0.6, release: 1 },
-      volume: -15,
+      volume: -8,
     },
   },
 };
@@ -161,7 +161,7 @@ export class Sound {
   private master: Volume | null = null;
   private starting: Promise<void> | null = null;
   private presets = { person: 'epiano', ai: 'bells' };
-  private volumeDb = -6;
+  private volumeDb = 0;
   /** Play the AI's notes here (off when they go to a MIDI instrument instead). */
   aiEnabled = true;
 
@@ -181,7 +181,7 @@ export class Sound {
     this.master = new Volume(this.volumeDb).toDestination();
     const limiter = new Limiter(-1).connect(this.master);
     const reverb = new Reverb({ decay: 2.4, preDelay: 0.01, wet: 0.2 }).connect(limiter);
-    const bus = new Gain(0.9).connect(reverb);
+    const bus = new Gain(1).connect(reverb);
     const personPan = new Panner(-0.12).connect(bus);
     const aiPan = new Panner(0.12).connect(bus);
     this.person = new Part(personPan, PRESETS[this.presets.person]);
@@ -206,14 +206,26 @@ export class Sound {
   }
 
   personOn(note: number, velocity: number): void {
-    // Not `running`: the first note is often the gesture that is resuming the context.
-    if (!this.person) return;
-    this.person.attack(note, note, velocity, this.now());
+    this.whenRunning(() => this.person?.attack(note, note, velocity, this.now()));
   }
 
   personOff(note: number): void {
-    if (!this.person) return;
-    this.person.release(note, this.now());
+    this.whenRunning(() => this.person?.release(note, this.now()));
+  }
+
+  /**
+   * Now if the context runs; else once it has resumed (the first note is often the very gesture
+   * that is starting it), keeping the order of calls.
+   */
+  private whenRunning(fn: () => void): void {
+    if (this.running) fn();
+    else
+      this.starting?.then(
+        () => {
+          if (this.running) fn();
+        },
+        () => {},
+      );
   }
 
   /** Runs one of the scheduler's actions on the AI part. */

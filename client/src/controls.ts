@@ -151,8 +151,13 @@ export class SettingsControls {
       }
     }
     const out = this.outputs.get(id);
-    if (out) out.textContent = format(id, value) + (out.dataset.unit ?? '');
+    if (out) out.textContent = format(id, value) + unit(out.dataset.unit ?? '', value);
   }
+}
+
+/** ' bars' → ' bar' for 1. */
+function unit(u: string, value: number | string): string {
+  return value === 1 && u.endsWith('s') ? u.slice(0, -1) : u;
 }
 
 function format(id: ControlId, value: number | string): string {

@@ -4,7 +4,7 @@
 import { Sound, PRESETS } from './audio.ts';
 import { Connection, type ConnectionState } from './connection.ts';
 import { SettingsControls } from './controls.ts';
-import { COMMAND_KEYS, HeldNotes, KEY_SLOTS, KeyboardPiano, noteName, SustainPedal } from './keymap.ts';
+import { COMMAND_KEYS, HeldNotes, isBlack, KEY_SLOTS, KeyboardPiano, noteName, SustainPedal } from './keymap.ts';
 import type { MidiEvent } from './midi-messages.ts';
 import { eventTime, OnScreenPiano } from './piano.ts';
 import {
@@ -165,7 +165,7 @@ function onMessage(msg: ServerMessage): void {
       sessions++;
       lastAccepted = msg.settings;
       controls.hello(msg.settings);
-      setTurn('listening');
+      setTurn(msg.turn);
       showModel(msg);
       if (sessions > 1) toasts.show('Reconnected: a fresh session has started.', { kind: 'info', code: 'reconnected', ms: 4000 });
       break;
@@ -453,20 +453,20 @@ function renderKeymap(): void {
   root.replaceChildren();
   keymapCells.clear();
   const slots = new Map(KEY_SLOTS.map((s) => [s.offset, s]));
-  // The home row holds the white keys; the row above the black keys between them.
-  const whites = KEY_SLOTS.filter((s) => ![1, 3, 6, 8, 10].includes(s.offset % 12));
-  const top = document.createElement('div');
-  top.className = 'krow top';
-  const bottom = document.createElement('div');
-  bottom.className = 'krow';
-  for (const w of whites) {
-    bottom.append(cell(w.code, w.label, keys.base + w.offset, false));
+  // Two columns per white key, so each black key sits halfway between its neighbours.
+  const whites = KEY_SLOTS.filter((s) => !isBlack(s.offset));
+  root.style.gridTemplateColumns = `repeat(${whites.length * 2}, minmax(0, 1fr))`;
+  whites.forEach((w, i) => {
+    const white = cell(w.code, w.label, keys.base + w.offset, false);
+    white.style.gridArea = `2 / ${2 * i + 1} / 3 / span 2`;
+    root.append(white);
     const black = slots.get(w.offset + 1);
-    const isBlackNext = black && [1, 3, 6, 8, 10].includes(black.offset % 12);
-    if (w === whites[whites.length - 1]) break;
-    top.append(isBlackNext && black ? cell(black.code, black.label, keys.base + black.offset, true) : blank());
-  }
-  root.append(top, bottom);
+    if (black && isBlack(black.offset)) {
+      const el = cell(black.code, black.label, keys.base + black.offset, true);
+      el.style.gridArea = `1 / ${2 * i + 2} / 2 / span 2`;
+      root.append(el);
+    }
+  });
 }
 
 function cell(code: string, label: string, note: number, black: boolean): HTMLElement {
@@ -478,12 +478,6 @@ function cell(code: string, label: string, note: number, black: boolean): HTMLEl
   name.textContent = noteName(note);
   el.append(key, name);
   keymapCells.set(code, el);
-  return el;
-}
-
-function blank(): HTMLElement {
-  const el = document.createElement('div');
-  el.className = 'k blank';
   return el;
 }
 
@@ -650,4 +644,4 @@ conn.connect();
 requestAnimationFrame(() => piano.centreOn(60, $('scroller')));
 
 // For the end-to-end test and the curious: the page's live objects.
-Object.assign(window, { antiphon: { conn, scheduler, roll, keys, held, get turn() { return turn; } } });
+Object.assign(window, { antiphon: { conn, scheduler, roll, keys, held, sound, midi, get turn() { return turn; } } });

@@ -58,7 +58,7 @@ export type ClientMessage =
   | { type: 'record' };
 
 export type ServerMessage =
-  | { type: 'hello'; session: string; model: ModelInfo; settings: Partial<DuetSettings>; limits: Record<string, unknown> }
+  | { type: 'hello'; session: string; model: ModelInfo; settings: Partial<DuetSettings>; limits: Record<string, unknown>; turn: Turn }
   | { type: 'noteon'; note: number; velocity: number; time: number; channel: number }
   | { type: 'noteoff'; note: number; time: number; channel: number }
   | { type: 'state'; turn: Turn }
@@ -150,6 +150,8 @@ export function parseServerMessage(text: string, now = 0): ServerMessage | null 
         model: isObj(v.model) ? (v.model as ModelInfo) : {},
         settings: isObj(v.settings) ? (v.settings as Partial<DuetSettings>) : {},
         limits: isObj(v.limits) ? v.limits : {},
+        // Not in every server's hello; a fresh session listens.
+        turn: v.turn === 'answering' ? 'answering' : 'listening',
       };
     case 'noteon':
       if (!num(v.note) || !num(v.velocity)) return null;
