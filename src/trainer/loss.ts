@@ -52,13 +52,33 @@ export function familyNll(logits: tf.Tensor3D, target: tf.Tensor1D, size: number
   });
 }
 
-/** The training loss: a scalar. */
-export function cpLoss(logits: ForwardLogits, batch: BatchTensors): tf.Scalar {
+/** Per family, how many target words of (B, T + 1, 7) words use it: the loss's denominators. */
+export function familyCounts(words: Int32Array, B: number, T: number): Record<Family, number> {
+  const counts = Object.fromEntries(FAMILIES.map((f) => [f, 0])) as Record<Family, number>;
+  for (let b = 0; b < B; b++) {
+    for (let t = 1; t <= T; t++) {
+      const at = (b * (T + 1) + t) * W;
+      FAMILIES.forEach((f, k) => {
+        if (words[at + k] !== UNUSED) counts[f]++;
+      });
+    }
+  }
+  return counts;
+}
+
+/**
+ * The training loss: a scalar. With `counts` (familyCounts of a whole batch) each family's
+ * sum is divided by the whole batch's count instead of this batch's own: the losses of a
+ * batch's row shards then add up to the whole batch's loss, and so do their gradients,
+ * which is what data-parallel workers sum.
+ */
+export function cpLoss(logits: ForwardLogits, batch: BatchTensors, counts?: Record<Family, number>): tf.Scalar {
   return tf.tidy(() => {
     const perFamily = FAMILIES.map((f) => {
       const nll = familyNll(logits[f], batch.targets[f], FAMILY_SIZES[f]);
       const m = batch.masks[f];
-      return tf.div(tf.sum(tf.mul(nll, m)), tf.maximum(tf.sum(m), 1));
+      const denominator = counts ? tf.scalar(Math.max(counts[f], 1)) : tf.maximum(tf.sum(m), 1);
+      return tf.div(tf.sum(tf.mul(nll, m)), denominator);
     });
     return tf.div(tf.addN(perFamily), FAMILIES.length) as tf.Scalar;
   });

@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CPTransformer } from '../engine/model/transformer.ts';
 import { AntiphonError } from '../errors.ts';
+import type { Family } from '../engine/vocab.ts';
 import { batchTensors, cpLoss } from './loss.ts';
 
 export interface OptimOptions {
@@ -56,21 +57,51 @@ export class CPTrainer {
     this.vars = this.names.map((n) => model.weights[n]);
   }
 
+  /** The trained weights' names, in the order every gradient list follows (sorted). */
+  get variableNames(): readonly string[] {
+    return this.names;
+  }
+
   /** One optimisation step on (B, T + 1, 7) words; returns the loss before the update and the gradient norm. */
   step(words: Int32Array, B: number, T: number, step: number): { loss: number; gradNorm: number; lr: number } {
-    const lr = learningRate(this.options, step);
-    // tfjs's Adam reads its learning rate on every update.
-    (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
+    const lr = this.setLearningRate(step);
     const [loss, gradNorm] = tf.tidy(() => {
-      const batch = batchTensors(words, B, T);
-      const { value, grads } = tf.variableGrads(() => cpLoss(this.model.forward(batch.inputs, batch.targetTypes), batch), this.vars);
-      const list = this.vars.map((v) => grads[v.name]);
-      const norm = tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(g)))));
-      const scale = tf.minimum(tf.scalar(1), tf.div(tf.scalar(this.options.clipNorm), tf.add(norm, 1e-6)));
-      this.optimizer.applyGradients(this.vars.map((v, i) => ({ name: v.name, tensor: tf.mul(list[i], scale) })));
+      const { loss: value, grads } = this.lossAndGradients(words, B, T);
+      const norm = this.clipAndApply(grads);
       return [value.dataSync()[0], norm.dataSync()[0]];
     });
     return { loss, gradNorm, lr };
+  }
+
+  /**
+   * The loss on (B, T + 1, 7) words and its gradients, in `variableNames` order. With `counts`
+   * (familyCounts of the whole batch, when these words are a shard of it) the loss and
+   * gradients are this shard's share, and the shards' add up to the whole batch's. Call
+   * inside tf.tidy.
+   */
+  lossAndGradients(words: Int32Array, B: number, T: number, counts?: Record<Family, number>): { loss: tf.Scalar; grads: tf.Tensor[] } {
+    const batch = batchTensors(words, B, T);
+    const { value, grads } = tf.variableGrads(() => cpLoss(this.model.forward(batch.inputs, batch.targetTypes), batch, counts), this.vars);
+    return { loss: value, grads: this.vars.map((v) => grads[v.name]) };
+  }
+
+  /**
+   * Sets Adam's rate for `step`, scales `grads` (in `variableNames` order) down to the clip
+   * norm when their global norm exceeds it, and applies them. Returns the norm before
+   * clipping. Call inside tf.tidy, after setLearningRate.
+   */
+  clipAndApply(grads: tf.Tensor[]): tf.Scalar {
+    const norm = tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+    const scale = tf.minimum(tf.scalar(1), tf.div(tf.scalar(this.options.clipNorm), tf.add(norm, 1e-6)));
+    this.optimizer.applyGradients(this.vars.map((v, i) => ({ name: v.name, tensor: tf.mul(grads[i], scale) })));
+    return norm;
+  }
+
+  /** tfjs's Adam reads its learning rate on every update; returns the rate for `step`. */
+  setLearningRate(step: number): number {
+    const lr = learningRate(this.options, step);
+    (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
+    return lr;
   }
 
   /** Adam's moments and step count, keyed by our weight names (tfjs's variable names are per process). */

@@ -21,7 +21,8 @@ import { curvesSvg } from './curves.ts';
 import { buildDataset } from './dataset-build.ts';
 import { registerTrainingKernels } from './kernels/index.ts';
 import { accumulateEval, batchTensors, emptyTotals, summarizeEval } from './loss.ts';
-import { CPTrainer, OPTIM_DEFAULTS } from './optimizer.ts';
+import { OPTIM_DEFAULTS } from './optimizer.ts';
+import { createStepper, resolveWorkers, type ParallelTuning, type Stepper } from './parallel/stepper.ts';
 import { INDEX_FILE, readTokenStore, type TokenStore } from './token-store.ts';
 
 export interface TrainOptions {
@@ -48,6 +49,8 @@ export interface TrainOptions {
   evalBatches: number;
   /** A metrics line every this many steps. */
   logEvery: number;
+  /** Data-parallel worker threads, or auto (one per core up to the batch size on wasm/cpu, 1 on tensorflow). */
+  workers: number | 'auto';
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainOptions, 'data' | 'out'> = {
@@ -67,6 +70,7 @@ export const TRAIN_DEFAULTS: Omit<TrainOptions, 'data' | 'out'> = {
   maxTranspose: 5,
   evalBatches: 16,
   logEvery: 10,
+  workers: 'auto',
 };
 
 export interface StepInfo {
@@ -83,6 +87,8 @@ export interface TrainHooks {
   /** Checked between steps; when it returns true the run checkpoints and stops. */
   shouldStop?: () => boolean;
   reader?: Partial<MidiReaderOptions>;
+  /** Data-parallel internals: barrier and start-up deadlines, and (tests only) an injected worker fault. */
+  parallel?: ParallelTuning;
 }
 
 export interface TrainResult {
@@ -204,9 +210,16 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   }
   const T = Math.min(opts.context, model.config.contextLength);
   const B = opts.batchSize;
-  const trainer = new CPTrainer(model, { ...OPTIM_DEFAULTS, lr: opts.lr, warmup: opts.warmup, totalSteps: opts.steps });
+  let stepper: Stepper | null = null;
   try {
-    if (resumeDir) await trainer.loadState(resumeDir);
+    const workers = resolveWorkers(opts.workers, backend.name, B);
+    stepper = await createStepper(model, { ...OPTIM_DEFAULTS, lr: opts.lr, warmup: opts.warmup, totalSteps: opts.steps }, {
+      workers,
+      backend: backend.name,
+      resumeDir,
+      ...hooks.parallel,
+    });
+    const trainer = stepper;
     const sampler = new BatchSampler(store, split.train, { contextLength: T, batchSize: B, seed: opts.seed, maxTranspose: opts.maxTranspose });
     let valSampler: BatchSampler | null = null;
     try {
@@ -214,10 +227,11 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     } catch {
       log(`no validation song is longer than ${T} words: evaluation is off`);
     }
-    log(`training ${model.config.name} (${Object.keys(model.weights).length} tensors) on ${sampler.songCount} songs, validating on ${split.val.length}; batch ${B} x ${T} words`);
+    log(`training ${model.config.name} (${Object.keys(model.weights).length} tensors) on ${sampler.songCount} songs, validating on ${split.val.length}; batch ${B} x ${T} words${workers > 1 ? ` split across ${workers} workers` : ''}`);
 
-    const evaluate = (): { valLoss: number; valNllPerWord: number } | null => {
+    const evaluate = async (): Promise<{ valLoss: number; valNllPerWord: number } | null> => {
       if (!valSampler) return null;
+      await trainer.syncModel();
       let loss = 0;
       const totals = emptyTotals();
       for (let i = 0; i < opts.evalBatches; i++) {
@@ -229,6 +243,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
 
     const checkpoint = async (step: number, valLoss: number | null) => {
       const dir = join(opts.out, CHECKPOINTS, `step-${String(step).padStart(7, '0')}`);
+      await trainer.syncModel();
       await saveModel(model, dir, card(store, opts, step, { ...(valLoss !== null ? { valLoss } : {}) }, split.val.length));
       await trainer.saveState(dir);
       await writeFile(join(dir, TRAINER_STATE), JSON.stringify({ step, valLoss, seed: opts.seed }, null, 1));
@@ -248,7 +263,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
         break;
       }
       const t0 = performance.now();
-      const r = trainer.step(sampler.batch(step), B, T, step);
+      const r = await trainer.step(sampler.batch(step), B, T, step);
       step++;
       windowSteps++;
       lastLoss = r.loss;
@@ -262,7 +277,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       }
       const evalNow = step % opts.evalEvery === 0 || step === opts.steps;
       if (evalNow) {
-        const v = evaluate();
+        const v = await evaluate();
         if (v) {
           lastVal = v.valLoss;
           await appendFile(join(opts.out, METRICS), JSON.stringify({ step, ...v }) + '\n');
@@ -277,10 +292,11 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       log(`stopped at step ${step}; continue with --resume`);
     }
     await writeCurves(opts.out);
+    await trainer.syncModel();
     await saveModel(model, opts.out, card(store, opts, step, { trainLoss: lastLoss, ...(lastVal !== null ? { valLoss: lastVal } : {}), wordsPerSec: Math.round(wps) }, split.val.length));
     return { step, trainLoss: lastLoss, valLoss: lastVal, wordsPerSec: wps, stopped };
   } finally {
-    trainer.dispose();
+    await stepper?.dispose();
     model.dispose();
   }
 }

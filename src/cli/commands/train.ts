@@ -37,6 +37,8 @@ export const trainCommand: Command = {
     `  --max-transpose N     transposition augmentation, semitones up or down (default ${d.maxTranspose})`,
     `  --eval-batches N      validation batches per evaluation (default ${d.evalBatches})`,
     `  --log-every N         a metrics.jsonl line every N steps (default ${d.logEvery})`,
+    `  --workers N|auto      data-parallel worker threads, each training on its share of every batch (default ${d.workers}:`,
+    '                        one per core, at most the batch size, on wasm and cpu; 1 on tensorflow)',
   ].join('\n'),
   options: {
     data: { type: 'string', multiple: true },
@@ -57,6 +59,7 @@ export const trainCommand: Command = {
     'max-transpose': { type: 'string' },
     'eval-batches': { type: 'string' },
     'log-every': { type: 'string' },
+    workers: { type: 'string' },
     ...POOL_OPTIONS,
   },
   async run(values, positionals, io) {
@@ -82,6 +85,7 @@ export const trainCommand: Command = {
       maxTranspose: intOption(values, 'max-transpose', d.maxTranspose, 0),
       evalBatches: intOption(values, 'eval-batches', d.evalBatches),
       logEvery: intOption(values, 'log-every', d.logEvery),
+      workers: values.workers === undefined || values.workers === 'auto' ? 'auto' : intOption(values, 'workers', 1),
     };
     let stop = false;
     const onSignal = () => {
