@@ -2,7 +2,9 @@
 // internet, and npm runs the build on install and before start.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +56,18 @@ test('the default output folder is client/dist, and npm builds it on install and
   }
   assert.ok(pkg.dependencies.esbuild && pkg.dependencies.tone, 'build tools are dependencies, so a production install builds too');
   assert.match(readFileSync(join(ROOT, 'client', '.gitignore'), 'utf8'), /^dist\/$/m, 'dist is built, never committed');
+});
+
+test('the command npm runs writes client/dist/index.html and the bundle it names', () => {
+  const started = Date.now();
+  const out = execFileSync(process.execPath, ['scripts/build-client.mjs'], { cwd: ROOT, encoding: 'utf8' });
+  assert.match(out, /client: built client\/dist in \d+ ms/);
+  const index = join(CLIENT_DIST, 'index.html');
+  assert.ok(statSync(index).mtimeMs >= started - 1000, 'index.html was written just now');
+  const html = readFileSync(index, 'utf8');
+  const hash = /app\.js\?v=([0-9a-f]{10})/.exec(html)?.[1];
+  const js = readFileSync(join(CLIENT_DIST, 'app.js'));
+  assert.is(hash, createHash('sha256').update(js).digest('hex').slice(0, 10), 'the page names the bundle beside it');
 });
 
 test.run();

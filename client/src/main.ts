@@ -249,10 +249,13 @@ function formatCount(n: number): string {
 // ---- connection --------------------------------------------------------------------------------
 
 let countdown: ReturnType<typeof setInterval> | null = null;
+let wasOpen = false;
 
 function onConnection(s: ConnectionState): void {
   const pill = $('conn');
   const text = $('conn-text');
+  const opened = wasOpen;
+  wasOpen = s.state === 'open';
   pill.dataset.state = s.state;
   document.body.dataset.conn = s.state;
   if (countdown !== null) clearInterval(countdown);
@@ -262,9 +265,11 @@ function onConnection(s: ConnectionState): void {
   } else if (s.state === 'open') {
     text.textContent = 'Connected';
   } else {
-    // Whatever was sounding from the AI stops with the session.
-    stopAi();
-    setTurn('listening');
+    // Whatever was sounding from the AI stops with the session (once, not on every retry).
+    if (opened) {
+      stopAi();
+      setTurn('listening');
+    }
     const update = () => {
       const left = Math.max(0, Math.ceil((s.retryAt - performance.now()) / 1000));
       text.textContent = s.code === 1009 ? `Message too large · retry in ${left} s` : `Offline · retry in ${left} s`;

@@ -33,7 +33,7 @@ export class Toasts {
     const text = document.createElement('span');
     text.textContent = message;
     el.append(text);
-    if (opts.code) {
+    if (opts.code && (opts.kind ?? 'error') === 'error') {
       const code = document.createElement('code');
       code.textContent = opts.code;
       el.append(code);
