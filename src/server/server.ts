@@ -58,6 +58,8 @@ export interface ServerOptions {
 export interface ServerStats {
   sessions: number;
   opened: number;
+  /** Client frames received, whatever became of them. */
+  received: number;
   /** Client messages refused by the rate limit. */
   rateLimited: number;
   /** Client messages refused as malformed. */
@@ -146,7 +148,7 @@ export async function createServer(opts: ServerOptions): Promise<AntiphonServer>
 
   const startedAt = Date.now();
   const connections = new Map<string, Connection>();
-  const totals = { opened: 0, rateLimited: 0, invalid: 0, dropped: 0 };
+  const totals = { opened: 0, received: 0, rateLimited: 0, invalid: 0, dropped: 0 };
   let pending = 0;
   let closing: Promise<void> | null = null;
   let sessionsClosing: Promise<void> | null = null;
@@ -182,6 +184,7 @@ export async function createServer(opts: ServerOptions): Promise<AntiphonServer>
       tie: opts.tie,
       onClosed: (done) => {
         connections.delete(done.id);
+        totals.received += done.stats.received;
         totals.rateLimited += done.stats.rateLimited;
         totals.invalid += done.stats.invalid;
         totals.dropped += done.stats.dropped;
@@ -303,6 +306,7 @@ export async function createServer(opts: ServerOptions): Promise<AntiphonServer>
       return {
         sessions: live.length,
         opened: totals.opened,
+        received: totals.received + live.reduce((s, c) => s + c.stats.received, 0),
         rateLimited: totals.rateLimited + live.reduce((s, c) => s + c.stats.rateLimited, 0),
         invalid: totals.invalid + live.reduce((s, c) => s + c.stats.invalid, 0),
         dropped: totals.dropped + live.reduce((s, c) => s + c.dropped, 0),
