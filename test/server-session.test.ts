@@ -264,7 +264,7 @@ test('a client that stops reading is closed and its session ended', async () => 
   await c.next('hello');
   // Stop reading: the kernel buffers fill, then the server's own buffer passes the threshold.
   (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-  sessions[0].flood(300_000);
+  sessions[0].flood(1_000_000); // ~37 MB: more than loopback's socket buffers hold
   await until(() => sessions[0].disposeCount > 0, 8000, 'dispose after the stall');
   await until(() => server.sessionCount === 0, 8000, 'session gone');
   assert.ok(logs.some((l) => /stopped reading/.test(l)), logs.join('\n'));
