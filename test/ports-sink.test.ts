@@ -187,6 +187,7 @@ function fakeProcess() {
   const exits: number[] = [];
   const proc: ProcessLike = {
     on: (e, l) => emitter.on(e, l),
+    prependListener: (e, l) => emitter.prependListener(e, l),
     removeListener: (e, l) => emitter.removeListener(e, l),
     listenerCount: (e) => emitter.listenerCount(e),
     exit: (code) => void exits.push(code ?? 0),
@@ -214,6 +215,18 @@ test('shutdown: SIGINT and SIGTERM panic every sink, then exit 130/143 when no o
   assert.is(emitter.listenerCount('SIGINT'), 0);
   assert.is(emitter.listenerCount('SIGTERM'), 1);
   sink.dispose();
+});
+
+test("a graceful shutdown handler installed earlier, which removes itself when it runs, is not cut short by exit", () => {
+  const { emitter, proc, exits } = fakeProcess();
+  const graceful = () => emitter.removeListener('SIGINT', graceful); // like serve's onShutdownSignal
+  emitter.on('SIGINT', graceful);
+  const remove = installPanicHandlers({ process: proc, report: () => {} });
+  emitter.emit('SIGINT');
+  assert.equal(exits, [], 'the first Ctrl-C is the server\'s to finish');
+  emitter.emit('SIGINT');
+  assert.equal(exits, [130], 'a second Ctrl-C, with no one else listening, exits');
+  remove();
 });
 
 test('an uncaught error and process exit panic too (uncaughtExceptionMonitor leaves the crash to Node)', () => {

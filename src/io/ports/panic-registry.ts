@@ -36,6 +36,7 @@ export function panicAll(): unknown[] {
 /* eslint-disable @typescript-eslint/no-explicit-any -- listeners of any event */
 export interface ProcessLike {
   on(event: string, listener: (...args: any[]) => void): unknown;
+  prependListener?(event: string, listener: (...args: any[]) => void): unknown;
   removeListener(event: string, listener: (...args: any[]) => void): unknown;
   listenerCount(event: string): number;
   exit(code?: number): void;
@@ -77,7 +78,12 @@ export function installPanicHandlers(options: PanicHandlerOptions = {}): () => v
   }
   handlers.push(['uncaughtExceptionMonitor', () => run('an uncaught error')]);
   handlers.push(['exit', () => run('exit')]);
-  for (const [event, h] of handlers) proc.on(event, h);
+  // First in line for signals: a shutdown handler that removes itself when it runs must still
+  // count as "someone else handles this" when ours decides whether to exit.
+  for (const [event, h] of handlers) {
+    if (event in SIGNAL_EXIT && proc.prependListener) proc.prependListener(event, h);
+    else proc.on(event, h);
+  }
   return () => {
     for (const [event, h] of handlers) proc.removeListener(event, h);
   };
