@@ -6,6 +6,7 @@ import {
   answerLengthPatch,
   base64ToBytes,
   clampControl,
+  closeReason,
   CONTROL_IDS,
   controlChange,
   controlValues,
@@ -57,6 +58,13 @@ messages('note messages carry note, velocity and the client time, in range', () 
   assert.throws(() => noteOn(Number.NaN, 10), /note/);
 });
 
+messages('a WebMIDI note carries its channel (the AI answers on it); others carry none', () => {
+  assert.equal(noteOn(60, 90, 1, 9), { type: 'noteon', note: 60, velocity: 90, time: 1, channel: 9 });
+  assert.equal(noteOff(60, 2, 9), { type: 'noteoff', note: 60, time: 2, channel: 9 });
+  assert.equal(controlChange(64, 0, 3, 20), { type: 'cc', controller: 64, value: 0, time: 3, channel: 15 });
+  assert.not.ok('channel' in noteOn(60, 90, 1), 'keys and pointers: the server default');
+});
+
 messages('cc, handoff, ping and settings messages', () => {
   assert.equal(controlChange(64, 127, 5), { type: 'cc', controller: 64, value: 127, time: 5 });
   assert.equal(handoff(), { type: 'handoff' });
@@ -82,6 +90,9 @@ parse('reads every server message type', () => {
   assert.equal(parseServerMessage('{"type":"pong","t":5,"server":77}'), { type: 'pong', t: 5, server: 77 });
   assert.equal(parseServerMessage('{"type":"recording","midi":"TVRoZA==","name":"x.mid"}'), { type: 'recording', midi: 'TVRoZA==', name: 'x.mid' });
   assert.equal(parseServerMessage('{"type":"error","code":"E_SETTING","message":"bad"}'), { type: 'error', code: 'E_SETTING', message: 'bad' });
+  assert.equal(parseServerMessage('{"type":"error","code":"E_BAD_MESSAGE","message":"m","for":"settings"}'), {
+    type: 'error', code: 'E_BAD_MESSAGE', message: 'm', for: 'settings',
+  });
   assert.equal(parseServerMessage('{"type":"settings","settings":{"bpm":90}}'), { type: 'settings', settings: { bpm: 90 } });
 });
 
@@ -183,6 +194,12 @@ enc('base64 decodes to the bytes Node produces', () => {
   assert.equal([...base64ToBytes('-_8')], [...Buffer.from('-_8', 'base64url')], 'url-safe alphabet');
   assert.throws(() => base64ToBytes('ab*d'), /bad character/);
   assert.throws(() => base64ToBytes('abcde'), /truncated/);
+});
+
+enc('close codes read as a reason', () => {
+  assert.is(closeReason(1001), 'Server stopped');
+  assert.is(closeReason(1009), 'Message too large');
+  assert.is(closeReason(1006), 'Offline');
 });
 
 enc('recordings: an SMF header is recognised and the name made safe', () => {

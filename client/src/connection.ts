@@ -14,7 +14,7 @@ export interface ConnectionHandlers {
   state(s: ConnectionState): void;
 }
 
-/** Pings come quickly after connecting (the server's clock offset settles), then every 2 s. */
+/** Pings start with `hello` and come quickly at first (the server's clock offset settles), then every 2 s. */
 const EARLY_PINGS = 5;
 const EARLY_PING_MS = 250;
 const PING_MS = 2000;
@@ -54,15 +54,19 @@ export class Connection {
     ws.addEventListener('open', () => {
       if (this.ws !== ws) return;
       this.handlers.state({ state: 'open' });
-      this.pings = 0;
-      this.sendPing();
     });
     ws.addEventListener('message', (e) => {
       if (this.ws !== ws || typeof e.data !== 'string') return;
       const msg = parseServerMessage(e.data, performance.now());
       if (!msg) return;
-      // A session that said hello is a good connection: the back-off starts over.
-      if (msg.type === 'hello') this.attempt = 0;
+      if (msg.type === 'hello') {
+        // A session that said hello is a good connection: the back-off starts over, and the
+        // server gets its first clock sample at once.
+        this.attempt = 0;
+        this.stopPings();
+        this.pings = 0;
+        this.sendPing();
+      }
       this.handlers.message(msg);
     });
     ws.addEventListener('close', (e) => {

@@ -9,6 +9,7 @@ import type { MidiEvent } from './midi-messages.ts';
 import { eventTime, OnScreenPiano } from './piano.ts';
 import {
   base64ToBytes,
+  closeReason,
   controlChange,
   handoff,
   isSmf,
@@ -75,10 +76,14 @@ const midi = new MidiIO({
 
 // ---- the person's notes ------------------------------------------------------------------------
 
-function personPress(source: string, note: number, velocity: number, time: number, audible: boolean): void {
+/** The MIDI channel each sounding note started on, so its noteoff goes out on the same one. */
+const noteChannel = new Map<number, number | undefined>();
+
+function personPress(source: string, note: number, velocity: number, time: number, audible: boolean, channel?: number): void {
   if (!held.press(source, note)) return;
   latency.personNoteOn();
-  conn.send(noteOn(note, velocity, time));
+  noteChannel.set(note, channel);
+  conn.send(noteOn(note, velocity, time, channel));
   pedal.press(note);
   if (audible) sound.personOn(note, velocity);
   roll.personOn(note, velocity, time);
@@ -87,7 +92,8 @@ function personPress(source: string, note: number, velocity: number, time: numbe
 
 function personRelease(source: string, note: number, time: number): void {
   if (!held.release(source, note)) return;
-  conn.send(noteOff(note, time));
+  conn.send(noteOff(note, time, noteChannel.get(note)));
+  noteChannel.delete(note);
   latency.personNoteOff(time);
   if (pedal.release(note)) sound.personOff(note);
   roll.personOff(note, time);
@@ -98,7 +104,8 @@ function releaseSource(source: string): void {
   const t = performance.now();
   // HeldNotes.releaseSource says which notes ended; run them through the normal path.
   for (const note of held.releaseSource(source)) {
-    conn.send(noteOff(note, t));
+    conn.send(noteOff(note, t, noteChannel.get(note)));
+    noteChannel.delete(note);
     latency.personNoteOff(t);
     if (pedal.release(note)) sound.personOff(note);
     roll.personOff(note, t);
@@ -106,8 +113,8 @@ function releaseSource(source: string): void {
   }
 }
 
-function setPedal(down: boolean, value: number, time: number): void {
-  conn.send(controlChange(64, value, time));
+function setPedal(down: boolean, value: number, time: number, channel?: number): void {
+  conn.send(controlChange(64, value, time, channel));
   for (const note of pedal.set(down, (n) => held.isHeld(n))) sound.personOff(note);
   $('pedal').hidden = !down;
 }
@@ -209,7 +216,7 @@ function onMessage(msg: ServerMessage): void {
       break;
     case 'error':
       if (msg.code === 'E_SETTING') controls.refused(lastAccepted);
-      toasts.show(msg.message || 'The server refused that.', { code: msg.code });
+      toasts.show(msg.message || 'The server refused that.', { code: msg.for ? `${msg.code} · ${msg.for}` : msg.code });
       break;
   }
 }
@@ -272,12 +279,12 @@ function onConnection(s: ConnectionState): void {
     }
     const update = () => {
       const left = Math.max(0, Math.ceil((s.retryAt - performance.now()) / 1000));
-      text.textContent = s.code === 1009 ? `Message too large · retry in ${left} s` : `Offline · retry in ${left} s`;
+      text.textContent = `${closeReason(s.code)} · retry in ${left} s`;
     };
     update();
     countdown = setInterval(update, 500);
     if (s.attempt === 3 && !new URLSearchParams(location.search).has('token')) {
-      toasts.show('Cannot reach the server. If it runs on another machine, open the address it printed, including its ?token=.', {
+      toasts.show('Cannot reach the server: it may be stopped or full. If it runs on another machine, open the address it printed, including its ?token=.', {
         kind: 'info',
         code: 'unreachable',
         ms: 12000,
@@ -511,10 +518,10 @@ const midiEnable = $<HTMLButtonElement>('midi-enable');
 const aiInBrowser = $<HTMLInputElement>('ai-in-browser');
 
 function onMidiEvent(ev: MidiEvent, time: number, source: string): void {
-  if (ev.type === 'noteon') personPress(source, ev.note, ev.velocity, time, midiMonitor.checked);
+  if (ev.type === 'noteon') personPress(source, ev.note, ev.velocity, time, midiMonitor.checked, ev.channel);
   else if (ev.type === 'noteoff') personRelease(source, ev.note, time);
-  else if (ev.controller === 64) setPedal(ev.value >= 64, ev.value, time);
-  else conn.send(controlChange(ev.controller, ev.value, time));
+  else if (ev.controller === 64) setPedal(ev.value >= 64, ev.value, time, ev.channel);
+  else conn.send(controlChange(ev.controller, ev.value, time, ev.channel));
 }
 
 function fill(select: HTMLSelectElement, fixed: [string, string][], devices: { id: string; name: string }[], chosen: string): void {

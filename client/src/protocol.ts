@@ -48,9 +48,9 @@ export interface ModelInfo {
 }
 
 export type ClientMessage =
-  | { type: 'noteon'; note: number; velocity: number; time?: number }
-  | { type: 'noteoff'; note: number; time?: number }
-  | { type: 'cc'; controller: number; value: number; time?: number }
+  | { type: 'noteon'; note: number; velocity: number; time?: number; channel?: number }
+  | { type: 'noteoff'; note: number; time?: number; channel?: number }
+  | { type: 'cc'; controller: number; value: number; time?: number; channel?: number }
   | ({ type: 'settings' } & SettingsPatch)
   | { type: 'panic' }
   | { type: 'handoff'; time?: number }
@@ -66,7 +66,7 @@ export type ServerMessage =
   | { type: 'tempo'; bpm: number; source: TempoSource }
   | { type: 'pong'; t: number; server: number }
   | { type: 'recording'; midi: string; name: string }
-  | { type: 'error'; code: string; message: string };
+  | { type: 'error'; code: string; message: string; for?: string };
 
 // ---------------------------------------------------------------------------------------------
 // Client → server
@@ -81,22 +81,29 @@ function midiByte(n: number, what: string, min = 0): number {
   return Math.min(127, Math.max(min, Math.round(n)));
 }
 
-export function noteOn(note: number, velocity: number, time?: number): ClientMessage {
+/** A MIDI channel 0..15 for a message, or nothing (the server's default, 0). */
+function withChannel<T extends object>(msg: T, channel: number | undefined): T {
+  if (channel === undefined) return msg;
+  return { ...msg, channel: Math.min(15, Math.max(0, Math.trunc(channel) || 0)) };
+}
+
+/** `channel` is the MIDI channel a WebMIDI note came in on; the AI answers on it. */
+export function noteOn(note: number, velocity: number, time?: number, channel?: number): ClientMessage {
   const msg: ClientMessage = { type: 'noteon', note: midiByte(note, 'note'), velocity: midiByte(velocity, 'velocity', 1) };
   if (time !== undefined) msg.time = ms(time);
-  return msg;
+  return withChannel(msg, channel);
 }
 
-export function noteOff(note: number, time?: number): ClientMessage {
+export function noteOff(note: number, time?: number, channel?: number): ClientMessage {
   const msg: ClientMessage = { type: 'noteoff', note: midiByte(note, 'note') };
   if (time !== undefined) msg.time = ms(time);
-  return msg;
+  return withChannel(msg, channel);
 }
 
-export function controlChange(controller: number, value: number, time?: number): ClientMessage {
+export function controlChange(controller: number, value: number, time?: number, channel?: number): ClientMessage {
   const msg: ClientMessage = { type: 'cc', controller: midiByte(controller, 'controller'), value: midiByte(value, 'value') };
   if (time !== undefined) msg.time = ms(time);
-  return msg;
+  return withChannel(msg, channel);
 }
 
 export function handoff(time?: number): ClientMessage {
@@ -180,8 +187,11 @@ export function parseServerMessage(text: string, now = 0): ServerMessage | null 
     case 'recording':
       if (!str(v.midi)) return null;
       return { type: 'recording', midi: v.midi, name: str(v.name) ? v.name : '' };
-    case 'error':
-      return { type: 'error', code: str(v.code) ? v.code : 'E_UNKNOWN', message: str(v.message) ? v.message : '' };
+    case 'error': {
+      const msg: ServerMessage = { type: 'error', code: str(v.code) ? v.code : 'E_UNKNOWN', message: str(v.message) ? v.message : '' };
+      if (str(v.for)) msg.for = v.for;
+      return msg;
+    }
     default:
       return null;
   }
@@ -396,6 +406,22 @@ export function base64ToBytes(b64: string): Uint8Array {
     }
   }
   return out;
+}
+
+/** What a close code means to a musician (docs/protocol.md, "Limits and closing"). */
+export function closeReason(code: number): string {
+  switch (code) {
+    case 1001:
+      return 'Server stopped';
+    case 1008:
+      return 'Dropped: the page fell behind';
+    case 1009:
+      return 'Message too large';
+    case 1011:
+      return 'Session failed';
+    default:
+      return 'Offline';
+  }
 }
 
 /** True when the bytes start like a Standard MIDI File. */
