@@ -144,7 +144,17 @@ export class DuetSession implements DuetSessionApi {
 
   connectClock(clock$: Observable<ClockEvent>): Subscription {
     this.assertLive();
-    const sub = clock$.subscribe({ next: (e) => this.onClock(e), error: (e) => this.emitError(e) });
+    const sub = clock$.subscribe({
+      next: (e) => {
+        // A throw here would reach RxJS's unhandled-error path and end the process.
+        try {
+          this.onClock(e);
+        } catch (err) {
+          this.emitError(err);
+        }
+      },
+      error: (e) => this.emitError(e),
+    });
     this.subs.push(sub);
     return sub;
   }
