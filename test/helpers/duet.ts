@@ -8,6 +8,8 @@ import type { NoteEvent } from '../../src/engine/note-events.ts';
 import { tinyConfig } from './engine-setup.ts';
 
 export type Emitted = DuetOutput & { at: number };
+/** A note event without its time (each member of the union keeps its own fields). */
+type Untimed<E> = E extends unknown ? Omit<E, 'time'> : never;
 
 export interface PlayedNote {
   at: number;
@@ -39,7 +41,7 @@ export class DuetRig {
     this.scheduler.schedule(fn, Math.max(0, ms - this.scheduler.now()));
   }
 
-  event(ms: number, e: Omit<NoteEvent, 'time'>): void {
+  event(ms: number, e: Untimed<NoteEvent>): void {
     this.at(ms, () => this.session.push({ ...e, time: this.scheduler.now() } as NoteEvent));
   }
 

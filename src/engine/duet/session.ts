@@ -424,8 +424,9 @@ export class DuetSession implements DuetSessionApi {
     if (this.disposed || this.answer) return;
     const t0 = performance.now();
     const now = this.scheduler.now();
-    // A hand-off before the silence ran out: the plan was made for a later start.
-    if (this.prepared && (now < this.prepared.triggerAt - 1 || now > this.prepared.triggerAt + this.current.lookaheadMs / 2)) {
+    // A hand-off before the silence ran out: the plan was made for a later start. (A trigger
+    // that fires late, on a busy event loop, keeps its plan: start() moves a late answer a beat.)
+    if (this.prepared && now < this.prepared.triggerAt - 1) {
       this.abandonPrepared();
     }
     if (!this.prepared) {
