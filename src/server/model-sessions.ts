@@ -7,6 +7,7 @@ import { selectBackend, type BackendChoice, type BackendInfo } from '../engine/b
 import { DuetSession } from '../engine/duet/session.ts';
 import { loadModel } from '../engine/model/checkpoint.ts';
 import type { CPTransformer } from '../engine/model/transformer.ts';
+import type { SamplerSettingsInput } from '../engine/sampler/settings.ts';
 import { AntiphonError } from '../errors.ts';
 import type { ModelInfo } from './protocol.ts';
 import type { SessionFactory } from './server.ts';
@@ -40,7 +41,12 @@ export async function loadModelSessions(dir: string, backend: BackendChoice = 'a
   const backendInfo = await selectBackend(backend, log);
   const { model, card } = await loadModel(dir);
   return {
-    createSession: (opts) => new DuetSession(model, opts),
+    // The model card's sampling defaults (chosen for this model) sit under the session's own.
+    createSession: (opts) =>
+      new DuetSession(model, {
+        ...opts,
+        settings: { ...opts.settings, sampling: { ...(card.sampling as SamplerSettingsInput | undefined), ...opts.settings?.sampling } },
+      }),
     model,
     info: {
       name: card.name,
