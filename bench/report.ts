@@ -19,6 +19,24 @@ code took 14.6 ms per word on a GPU for its 39 M-parameter model. Training goal:
 1,200 words/s for the default config using both cores.
 `;
 
+interface LoadFigures {
+  firstAnswerP50Ms: number;
+  firstAnswerP99Ms: number;
+  messagesLost: number;
+  rssMb: number;
+}
+
+function loadRows(r: EngineBench): string[] {
+  const l16 = r.load16 as LoadFigures | undefined;
+  const l1 = r.load1 as LoadFigures | undefined;
+  return [
+    ...(l16
+      ? [`| server, 16 sessions over WebSocket: first answer p50 / p99, messages lost, RSS | ${l16.firstAnswerP50Ms} / ${l16.firstAnswerP99Ms} ms, ${l16.messagesLost} lost, ${l16.rssMb} MB |`]
+      : []),
+    ...(l1 ? [`| server, one session: first answer p50 / p99, RSS | ${l1.firstAnswerP50Ms} / ${l1.firstAnswerP99Ms} ms, ${l1.rssMb} MB |`] : []),
+  ];
+}
+
 function duetRows(r: EngineBench): string[] {
   const d = r as EngineBench & Partial<DuetBench>;
   if (!d.ingest || !d.firstAnswer) return [];
@@ -29,6 +47,7 @@ function duetRows(r: EngineBench): string[] {
     `| duet speculative preparation in the silence p50 / p99 | ${d.prepare!.p50Ms} / ${d.prepare!.p99Ms} ms |`,
     `| duet real-time factor (generation speed / speed the music needs) | ${d.realTimeFactor}x |`,
     `| duet model | ${d.duetModel} (${d.duetCalls} realistic 4-bar calls at 96 BPM) |`,
+    ...loadRows(r),
   ];
 }
 

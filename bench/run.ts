@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [--config small|base|small,base] [--backend auto|tensorflow|wasm|cpu] [--steps N] [--no-write] [--no-train] [--no-duet]
+// npm run bench [-- --json] [--config small|base|small,base] [--backend auto|tensorflow|wasm|cpu] [--steps N] [--no-write] [--no-train] [--no-duet] [--no-load] [--load-seconds N]
 // Each config runs in its own process, so that its peak RSS is its own.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import { runEngineBench, type EngineBench } from './engine.ts';
 import { writeBenchmarksDoc } from './report.ts';
 import { runTrainBench } from './train.ts';
 import { runDuetBench } from './duet.ts';
+import { runLoadBench } from './load.ts';
 
 interface Args {
   json: boolean;
@@ -19,10 +20,14 @@ interface Args {
   train: boolean;
   /** Also run the live duet benchmark (ingest, firstAnswer, realTimeFactor). */
   duet: boolean;
+  /** Also run the server load test (16 sessions) and the one-session RSS, in their own process. */
+  load: boolean;
+  loadSeconds: number;
+  loadChild: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { json: false, configs: ['small'], backend: 'auto', write: true, child: false, train: true, duet: true };
+  const a: Args = { json: false, configs: ['small'], backend: 'auto', write: true, child: false, train: true, duet: true, load: true, loadSeconds: 60, loadChild: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const value = () => {
@@ -41,6 +46,9 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--child') a.child = true;
     else if (k === '--no-train') a.train = false;
     else if (k === '--no-duet') a.duet = false;
+    else if (k === '--no-load') a.load = false;
+    else if (k === '--load-seconds') a.loadSeconds = Number(value());
+    else if (k === '--load-child') a.loadChild = true;
     else throw new Error(`unknown option ${k}`);
   }
   return a;
@@ -49,6 +57,13 @@ function parseArgs(argv: string[]): Args {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const log = (l: string) => process.stderr.write(`${l}\n`);
+  if (args.loadChild) {
+    const load16 = await runLoadBench({ modelDir: 'models/default', backend: args.backend, sessions: 16, durationMs: args.loadSeconds * 1000, log });
+    const load1 = await runLoadBench({ modelDir: 'models/default', backend: args.backend, sessions: 1, durationMs: Math.min(20, args.loadSeconds) * 1000, log });
+    const pick = (r: typeof load16) => ({ firstAnswerP50Ms: r.firstAnswerP50Ms, firstAnswerP99Ms: r.firstAnswerP99Ms, messagesLost: r.messagesLost, rssMb: r.rssMb });
+    process.stdout.write(JSON.stringify({ load16: pick(load16), load1: pick(load1) }) + '\n');
+    return;
+  }
   if (args.child) {
     const r = await runEngineBench({ config: args.configs[0], backend: args.backend, steps: args.steps, log });
     const t = args.train ? runTrainBench({ config: args.configs[0], log }) : {};
@@ -67,6 +82,16 @@ async function main(): Promise<void> {
     const p = spawnSync(process.execPath, childArgs, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 20 });
     if (p.status !== 0) throw new Error(`the ${config} benchmark failed (exit ${p.status})`);
     results.push(JSON.parse(p.stdout.trim().split('\n').pop()!) as EngineBench);
+  }
+  if (args.load) {
+    log(`bench: server load, 16 sessions for ${args.loadSeconds} s, then one session`);
+    const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--load-child', '--backend', args.backend, '--load-seconds', String(args.loadSeconds)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    });
+    if (p.status !== 0) throw new Error(`the load benchmark failed (exit ${p.status})`);
+    Object.assign(results[0], JSON.parse(p.stdout.trim().split('\n').pop()!));
   }
   if (args.write) writeBenchmarksDoc(fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url)), results);
   if (args.json) {
