@@ -201,4 +201,29 @@ test('registration is idempotent and leaves the cpu backend alone', () => {
   assert.is(tf.getKernel('UnsortedSegmentSum', 'cpu')?.backendName, 'cpu');
 });
 
+// Last, so that the random inputs of the tests above stay as they were.
+test('slice and split of every rank, contiguous or not, int and bool, and their gradients', async () => {
+  const cases: [number[], number[], number[]][] = [
+    [[37], [5], [20]],
+    [[12, 9], [3, 0], [4, 9]], // whole rows: one contiguous copy
+    [[12, 9], [2, 3], [7, 4]], // columns: row by row
+    [[4, 12, 10], [1, 0, 0], [1, 12, 10]], // one head of a bias table
+    [[4, 12, 10], [1, 2, 3], [2, -1, 5]],
+    [[3, 4, 5, 6], [0, 1, 2, 1], [3, 2, 3, 4]],
+    [[2, 3, 4, 5, 3], [1, 0, 1, 2, 1], [1, 3, 2, 2, 2]],
+  ];
+  for (const [shape, begin, size] of cases) await same(`slice ${shape} ${begin} ${size}`, [randT(shape)], (t) => tf.slice(t, begin, size));
+  const ints: Input = { shape: [5, 6], data: Int32Array.from({ length: 30 }, (_, i) => i * 5 - 40), dtype: 'int32' };
+  await same('slice int', [ints], (t) => tf.cast(tf.slice(t, [1, 2], [3, 3]), 'float32'));
+  await same('slice bool', [randT([5, 6])], (t) => tf.cast(tf.slice(tf.greater(t, 0), [1, 1], [2, 4]), 'float32'));
+  await same('split even, axis 1', [randT([6, 12])], (t) => tf.split(t, 3, 1));
+  await same('split sizes, axis 0 and last of rank 3', [randT([7, 4, 9])], (t) => [...tf.split(t, [2, -1, 1], 0), ...tf.split(t, [4, 5], 2)]);
+  await same('slice and split gradients', [randT([6, 12]), randT([3, 4])], (x, w) =>
+    tf.grads((a: tf.Tensor) => {
+      const [p, q] = tf.split(a, [8, 4], 1);
+      return tf.add(tf.sum(tf.mul(tf.slice(p, [1, 2], [3, 4]), w)), tf.sum(tf.square(q)));
+    })([x]),
+  );
+});
+
 test.run();

@@ -7,6 +7,7 @@ import type { KernelFunc } from '@tensorflow/tfjs-core';
 import { batchMatMulKernel } from './batch-matmul.ts';
 import { fusedMatMulKernel } from './fused-matmul.ts';
 import { captureOriginal } from './original.ts';
+import { sliceKernel, splitVKernel } from './slice.ts';
 import { sumKernel } from './sum.ts';
 import { transposeKernel } from './transpose.ts';
 import { unsortedSegmentSumKernel } from './unsorted-segment-sum.ts';
@@ -17,6 +18,8 @@ const OVERRIDES: Record<string, KernelFunc> = {
   BatchMatMul: batchMatMulKernel,
   _FusedMatMul: fusedMatMulKernel,
   Sum: sumKernel,
+  Slice: sliceKernel,
+  SplitV: splitVKernel,
   Transpose: transposeKernel,
   UnsortedSegmentSum: unsortedSegmentSumKernel,
 };
