@@ -226,4 +226,21 @@ test('slice and split of every rank, contiguous or not, int and bool, and their 
   );
 });
 
+test('identity shares the buffer with a reference count: either side can be disposed first', async () => {
+  await tf.setBackend('wasm');
+  const before = tf.memory().numDataBuffers;
+  const x = tf.tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+  const y = tf.clone(x);
+  assert.is(tf.memory().numDataBuffers, before + 1, 'no second buffer');
+  x.dispose();
+  assert.equal(Array.from(y.dataSync()), [1, 2, 3, 4, 5, 6], 'the clone outlives the original');
+  const z = tf.clone(y);
+  y.dispose();
+  assert.equal(tf.tidy(() => Array.from(tf.mul(z, 2).dataSync())), [2, 4, 6, 8, 10, 12]);
+  z.dispose();
+  assert.is(tf.memory().numDataBuffers, before, 'the buffer is freed with its last tensor');
+  await same('identity through a gradient', [randT([4, 5])], (x) => [tf.clone(x), ...tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.clone(a), a)))([x])]);
+  await tf.setBackend('cpu');
+});
+
 test.run();

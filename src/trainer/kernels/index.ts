@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelFunc } from '@tensorflow/tfjs-core';
 import { batchMatMulKernel } from './batch-matmul.ts';
 import { fusedMatMulKernel } from './fused-matmul.ts';
+import { identityKernel } from './identity.ts';
 import { captureOriginal } from './original.ts';
 import { sliceKernel, splitVKernel } from './slice.ts';
 import { sumKernel } from './sum.ts';
@@ -20,6 +21,7 @@ const OVERRIDES: Record<string, KernelFunc> = {
   Sum: sumKernel,
   Slice: sliceKernel,
   SplitV: splitVKernel,
+  Identity: identityKernel,
   Transpose: transposeKernel,
   UnsortedSegmentSum: unsortedSegmentSumKernel,
 };
