@@ -29,6 +29,13 @@ export interface TrainBench {
   /** The one-process trainer on the main thread. */
   trainWordsPerSecOneProcess: number;
   trainStepMsOneProcess: number;
+  /**
+   * CPU time (all threads of the process) per step, for both: on a machine shared with other
+   * work the wall-clock figures fall with the share of the cores this process gets, while
+   * B x T x 1000 / cpu ms x workers stays near what free cores would give.
+   */
+  trainCpuMsPerStep: number;
+  trainCpuMsPerStepOneProcess: number;
   trainBatch: number;
   trainContext: number;
   trainSteps: number;
@@ -37,6 +44,7 @@ export interface TrainBench {
 interface Timing {
   wordsPerSec: number;
   stepMs: number;
+  cpuMs: number;
 }
 
 function benchBatch(B: number, T: number): Int32Array {
@@ -47,7 +55,24 @@ function benchBatch(B: number, T: number): Int32Array {
   return batch;
 }
 
-const timing = (B: number, T: number, ms: number): Timing => ({ wordsPerSec: Math.round((B * T * 1000) / ms), stepMs: Math.round(ms) });
+/** Times `steps` calls of `run` by the wall clock and by the process's CPU time. */
+async function time(B: number, T: number, steps: number, run: (s: number) => unknown): Promise<Timing> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let s = 1; s <= steps; s++) await run(s);
+  const ms = (performance.now() - t0) / steps;
+  const cpu = process.cpuUsage(c0);
+  return { wordsPerSec: Math.round((B * T * 1000) / ms), stepMs: Math.round(ms), cpuMs: Math.round((cpu.user + cpu.system) / 1000 / steps) };
+}
+
+function timeSync(B: number, T: number, steps: number, run: (s: number) => unknown): Timing {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let s = 1; s <= steps; s++) run(s);
+  const ms = (performance.now() - t0) / steps;
+  const cpu = process.cpuUsage(c0);
+  return { wordsPerSec: Math.round((B * T * 1000) / ms), stepMs: Math.round(ms), cpuMs: Math.round((cpu.user + cpu.system) / 1000 / steps) };
+}
 
 /** One warm-up step, then `steps` timed ones, on the main thread. Call after the backend is selected. */
 function timeOneProcess(config: string, B: number, T: number, steps: number): Timing {
@@ -57,9 +82,7 @@ function timeOneProcess(config: string, B: number, T: number, steps: number): Ti
   const batch = benchBatch(B, T);
   try {
     trainer.step(batch, B, T, 0);
-    const t0 = performance.now();
-    for (let s = 1; s <= steps; s++) trainer.step(batch, B, T, s);
-    return timing(B, T, (performance.now() - t0) / steps);
+    return timeSync(B, T, steps, (s) => trainer.step(batch, B, T, s));
   } finally {
     trainer.dispose();
     model.dispose();
@@ -73,12 +96,11 @@ async function timeParallel(config: string, B: number, T: number, steps: number,
   const model = CPTransformer.create(presetConfig(config), 1);
   let stepper: Stepper | null = null;
   try {
-    stepper = await createStepper(model, OPTIM_DEFAULTS, { workers, backend, resumeDir: null });
+    stepper = await createStepper(model, OPTIM_DEFAULTS, { workers, backend, batchSize: B, resumeDir: null });
     const batch = benchBatch(B, T);
-    await stepper.step(batch, B, T, 0);
-    const t0 = performance.now();
-    for (let s = 1; s <= steps; s++) await stepper.step(batch, B, T, s);
-    return timing(B, T, (performance.now() - t0) / steps);
+    const st = stepper;
+    await st.step(batch, B, T, 0);
+    return await time(B, T, steps, (s) => st.step(batch, B, T, s));
   } finally {
     await stepper?.dispose();
     model.dispose();
@@ -93,7 +115,7 @@ export function runTrainBench(opts: { config: string; batch?: number; context?: 
   const backend = tf.getBackend() as 'wasm' | 'cpu' | 'tensorflow';
   const workers = resolveWorkers(opts.workers ?? 'auto', backend, B);
   const one = timeOneProcess(opts.config, B, T, steps);
-  opts.log?.(`train ${opts.config}, one process: ${one.stepMs} ms per step of ${B} x ${T} words (${one.wordsPerSec} words/s)`);
+  opts.log?.(`train ${opts.config}, one process: ${one.stepMs} ms per step of ${B} x ${T} words (${one.wordsPerSec} words/s), ${one.cpuMs} ms CPU`);
   let par = one;
   if (workers > 1) {
     const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--config', opts.config, '--backend', backend, '--workers', String(workers),
@@ -101,7 +123,7 @@ export function runTrainBench(opts: { config: string; batch?: number; context?: 
     const p = spawnSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 20 });
     if (p.status !== 0) throw new Error(`the parallel training benchmark failed (exit ${p.status})`);
     par = JSON.parse(p.stdout.trim().split('\n').pop()!) as Timing;
-    opts.log?.(`train ${opts.config}, ${workers} workers: ${par.stepMs} ms per step (${par.wordsPerSec} words/s)`);
+    opts.log?.(`train ${opts.config}, ${workers} workers: ${par.stepMs} ms per step (${par.wordsPerSec} words/s), ${par.cpuMs} ms CPU`);
   }
   return {
     trainWordsPerSec: par.wordsPerSec,
@@ -109,6 +131,8 @@ export function runTrainBench(opts: { config: string; batch?: number; context?: 
     trainWorkers: workers,
     trainWordsPerSecOneProcess: one.wordsPerSec,
     trainStepMsOneProcess: one.stepMs,
+    trainCpuMsPerStep: par.cpuMs,
+    trainCpuMsPerStepOneProcess: one.cpuMs,
     trainBatch: B,
     trainContext: T,
     trainSteps: steps,

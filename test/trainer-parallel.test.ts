@@ -39,18 +39,28 @@ let reducerEntry = '';
 test.before(async () => {
   await engineBackend();
   tmp = await mkdtemp(join(tmpdir(), 'antiphon-parallel-'));
-  // A bare all-reduce participant: each message is one round's input (or `stall`: never arrive).
+  // A bare all-reduce participant. Each message is one round: every unit's vector (or
+  // `stall`: never arrive); it claims units until none is left, fills their slots, and
+  // answers with the sum and the units it took.
   reducerEntry = join(tmp, 'reducer.ts');
   await writeFile(
     reducerEntry,
     `import { parentPort, workerData } from 'node:worker_threads';
 import { AllReduce } from ${JSON.stringify(ALLREDUCE)};
 const r = new AllReduce(workerData.buffers, workerData.rank, workerData.timeoutMs);
-parentPort!.on('message', (m: { values?: Float32Array; stall?: boolean }) => {
+parentPort!.on('message', (m: { units?: Float32Array[]; stall?: boolean; delayMs?: number }) => {
   if (m.stall) return;
   try {
-    r.input.set(m.values!);
-    parentPort!.postMessage({ sum: r.reduce().slice() });
+    const took: number[] = [];
+    for (let u = r.claim(); u >= 0; u = r.claim()) {
+      took.push(u);
+      r.slot(u).set(m.units![u]);
+      const until = performance.now() + (m.delayMs ?? 0);
+      while (performance.now() < until) {
+        // a slow worker
+      }
+    }
+    parentPort!.postMessage({ sum: r.reduce().slice(), took });
   } catch (e) {
     parentPort!.postMessage({ error: (e as Error).message });
   }
@@ -63,7 +73,7 @@ test.after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-/** Starts `n` reducer threads on one group; each answers every round with its sum or its error. */
+/** Starts one reducer thread per worker of the group; each answers every round with its sum or its error. */
 async function reducers(buffers: AllReduceBuffers, timeoutMs: number) {
   const workers = Array.from({ length: buffers.workers }, (_, rank) => new Worker(BOOT, { workerData: { entry: pathToFileURL(reducerEntry).href, buffers, rank, timeoutMs } }));
   const inbox = workers.map((w) => {
@@ -77,29 +87,32 @@ async function reducers(buffers: AllReduceBuffers, timeoutMs: number) {
   return { workers, inbox, close };
 }
 
-test('the all-reduce sums every worker’s vector, bit-identically in every worker, round after round', async () => {
-  for (const n of [2, 3]) {
-    const length = 1001; // not a multiple of n: the chunks are uneven
-    const buffers = createAllReduceBuffers(n, length);
+test('the all-reduce sums every unit in unit order, bit-identically in every worker, whoever took which unit', async () => {
+  for (const [n, units] of [[2, 4], [3, 5], [2, 1]]) {
+    const length = 1001; // not a multiple of the workers: the summed chunks are uneven
+    const buffers = createAllReduceBuffers(n, units, length);
     const { workers, inbox, close } = await reducers(buffers, 20_000);
     try {
-      for (let round = 0; round < 3; round++) {
-        const inputs = workers.map((_, rank) => Float32Array.from({ length }, (_, j) => Math.fround(Math.sin(j * 0.37 + rank * 1.3 + round) * 10 ** ((j % 7) - 3))));
-        workers.forEach((w, rank) => w.postMessage({ values: inputs[rank] }));
-        const sums = (await Promise.all(inbox.map((next) => next()))).map((m) => {
-          assert.ok(m.sum, `worker failed: ${m.error}`);
-          return m.sum as Float32Array;
-        });
+      for (let round = 0; round < 4; round++) {
+        const vectors = Array.from({ length: units }, (_, u) =>
+          Float32Array.from({ length }, (_, j) => Math.fround(Math.sin(j * 0.37 + u * 1.3 + round) * 10 ** ((j % 7) - 3))),
+        );
+        // In odd rounds worker 0 is slow, so the others take more units.
+        workers.forEach((w, rank) => w.postMessage({ units: vectors, delayMs: round % 2 && rank === 0 ? 50 : 0 }));
+        const replies = await Promise.all(inbox.map((next) => next()));
+        replies.forEach((m) => assert.ok(m.sum, `worker failed: ${m.error}`));
+        const took = replies.flatMap((m) => m.took as number[]).sort((a, b) => a - b);
+        assert.equal(took, Array.from({ length: units }, (_, u) => u), 'every unit taken once');
         const expected = new Float32Array(length);
         for (let j = 0; j < length; j++) {
-          let s = inputs[0][j];
-          for (let k = 1; k < n; k++) s += inputs[k][j];
+          let s = vectors[0][j];
+          for (let k = 1; k < units; k++) s += vectors[k][j];
           expected[j] = s;
         }
+        const sums = replies.map((m) => m.sum as Float32Array);
         for (let rank = 0; rank < n; rank++) {
-          assert.equal(new Uint32Array(sums[rank].buffer), new Uint32Array(sums[0].buffer), `worker ${rank} of ${n} holds different bits`);
+          assert.equal(new Uint32Array(sums[rank].buffer), new Uint32Array(expected.buffer), `round ${round}: worker ${rank} of ${n}, ${units} units`);
         }
-        assert.equal(Array.from(sums[0]), Array.from(expected), `round ${round}, ${n} workers: the sums`);
       }
     } finally {
       await close();
@@ -108,11 +121,12 @@ test('the all-reduce sums every worker’s vector, bit-identically in every work
 });
 
 test('a worker that never arrives times its peers out, and an abort wakes them at once', async () => {
-  let buffers = createAllReduceBuffers(2, 8);
+  let buffers = createAllReduceBuffers(2, 2, 8);
   let r = await reducers(buffers, 300);
+  const units = [new Float32Array(8), new Float32Array(8)];
   try {
     const t0 = performance.now();
-    r.workers[0].postMessage({ values: new Float32Array(8) });
+    r.workers[0].postMessage({ units });
     r.workers[1].postMessage({ stall: true });
     const m = await r.inbox[0]();
     assert.match(String(m.error), /waited 0\.3 s/);
@@ -120,11 +134,11 @@ test('a worker that never arrives times its peers out, and an abort wakes them a
   } finally {
     await r.close();
   }
-  buffers = createAllReduceBuffers(2, 8);
+  buffers = createAllReduceBuffers(2, 2, 8);
   r = await reducers(buffers, 60_000);
   try {
     const t0 = performance.now();
-    r.workers[0].postMessage({ values: new Float32Array(8) });
+    r.workers[0].postMessage({ units });
     setTimeout(() => abortAllReduce(buffers), 200);
     const m = await r.inbox[0]();
     assert.match(String(m.error), /abandoned/);
@@ -176,8 +190,8 @@ test('one step with 2 workers gives the weights of one step with 1 worker on the
   });
   probeTrainer.dispose();
   probe.dispose();
-  const s1 = await createStepper(one, optim, { workers: 1, backend: 'wasm', resumeDir: null });
-  const s2 = await createStepper(two, optim, { workers: 2, backend: 'wasm', resumeDir: null });
+  const s1 = await createStepper(one, optim, { workers: 1, backend: 'wasm', batchSize: B, resumeDir: null });
+  const s2 = await createStepper(two, optim, { workers: 2, backend: 'wasm', batchSize: B, resumeDir: null });
   try {
     const r1 = await s1.step(words, B, T, 0);
     const r2 = await s2.step(words, B, T, 0);
@@ -216,29 +230,40 @@ test('one step with 2 workers gives the weights of one step with 1 worker on the
   assert.is(liveTrainWorkerCount(), 0);
 });
 
-test('the workers’ weights stay bit-identical over several steps, and move', async () => {
-  const model = CPTransformer.create(tinyConfig(), 9);
-  const start = snapshot(model);
+/** Five steps on a pool of `workers`; the weights of every worker. */
+async function poolRun(workers: number, seed: number): Promise<Array<Record<string, Float32Array>>> {
+  const model = CPTransformer.create(tinyConfig(), seed);
   const pool = await TrainWorkerPool.start({
-    workers: 2, backend: 'wasm', config: model.config, optim, parameters: parameterCount(model), barrierTimeoutMs: 60_000, startTimeoutMs: 120_000,
+    workers, backend: 'wasm', config: model.config, optim, batchSize: B, parameters: parameterCount(model), barrierTimeoutMs: 60_000, startTimeoutMs: 120_000,
   });
   try {
-    await pool.init(start, null);
+    await pool.init(snapshot(model), null);
     for (let s = 0; s < 5; s++) {
       const r = await pool.step(batchFrom(100 + 10 * s), B, T, s);
       assert.ok(Number.isFinite(r.loss) && r.gradNorm > 0);
     }
-    const w0 = await pool.weights(0);
-    const w1 = await pool.weights(1);
-    for (const name of Object.keys(start)) {
-      assert.equal(new Uint32Array(w1[name].buffer), new Uint32Array(w0[name].buffer), `${name} differs between the workers`);
-    }
-    assert.ok(Object.keys(start).every((n) => w0[n].some((v, j) => v !== start[n][j])), 'every weight moved');
+    const out = [];
+    for (let rank = 0; rank < workers; rank++) out.push(await pool.weights(rank));
+    return out;
   } finally {
     await pool.dispose();
+    model.dispose();
   }
+}
+
+test('the workers’ weights stay bit-identical over several steps, move, and match a 1-worker pool bit for bit', async () => {
+  const start = snapshot(CPTransformer.create(tinyConfig(), 9));
+  const [w0, w1] = await poolRun(2, 9);
   assert.is(liveTrainWorkerCount(), 0);
-  model.dispose();
+  const [solo] = await poolRun(1, 9);
+  assert.is(liveTrainWorkerCount(), 0);
+  for (const name of Object.keys(start)) {
+    assert.equal(new Uint32Array(w1[name].buffer), new Uint32Array(w0[name].buffer), `${name} differs between the workers`);
+    // Each row's gradient goes to its own slot and the slots are summed in row order, so who
+    // computed which row, and how many workers there were, leaves no trace.
+    assert.equal(new Uint32Array(solo[name].buffer), new Uint32Array(w0[name].buffer), `${name} differs from the 1-worker pool`);
+  }
+  assert.ok(Object.keys(start).every((n) => w0[n].some((v, j) => v !== start[n][j])), 'every weight moved');
 });
 
 for (const kind of ['throw', 'exit', 'hang'] as const) {
@@ -249,7 +274,7 @@ for (const kind of ['throw', 'exit', 'hang'] as const) {
     let error: unknown = null;
     let again: unknown = null;
     try {
-      stepper = await createStepper(model, optim, { workers: 2, backend: 'wasm', resumeDir: null, barrierTimeoutMs: 1500, fault: { rank: 1, step: 1, kind } });
+      stepper = await createStepper(model, optim, { workers: 2, backend: 'wasm', batchSize: B, resumeDir: null, barrierTimeoutMs: 1500, fault: { rank: 1, step: 1, kind } });
       await stepper.step(batchFrom(1), B, T, 0);
       await stepper.step(batchFrom(2), B, T, 1);
     } catch (e) {

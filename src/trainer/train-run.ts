@@ -216,6 +216,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     stepper = await createStepper(model, { ...OPTIM_DEFAULTS, lr: opts.lr, warmup: opts.warmup, totalSteps: opts.steps }, {
       workers,
       backend: backend.name,
+      batchSize: B,
       resumeDir,
       ...hooks.parallel,
     });

@@ -1,44 +1,55 @@
-// A sum all-reduce of one flat Float32Array per worker thread, through SharedArrayBuffers.
+// A sum all-reduce of per-unit Float32Array vectors between worker threads, through
+// SharedArrayBuffers, with the units handed out first come, first served.
 //
-// Layout of `data`: one slot per worker, then one result, each `length` floats. A step:
-//   1. each worker writes its vector into its own slot;
+// A round's work is split into `units` (the trainer's: rows of the batch); each has its own
+// slot. Layout of `data`: `units` slots, then one result, each `length` floats. A round:
+//   1. each worker claims units (claim()) until none is left, and writes each one's vector
+//      into that unit's slot;
 //   2. barrier;
-//   3. worker r sums element range r of every slot, in slot order 0..N-1 (in double precision,
-//      rounded once to float32), into the result;
+//   3. worker r sums element range r of every slot, in unit order 0..U-1 (in double
+//      precision, rounded once to float32), into the result;
 //   4. barrier;
 //   5. every worker reads the result.
-// Each result element is written by exactly one worker, so every worker reads bit-identical
-// sums, and the summing work is split N ways. The result is not written again before every
-// worker has passed step 2 of the next round, that is, finished reading it.
+// The sum depends only on the units' vectors, never on which worker computed which unit or
+// how many workers there are, and each result element is written by exactly one worker: every
+// worker reads bit-identical sums. A worker that the machine slows down simply claims fewer
+// units. The result is not written again before every worker has passed step 2 of the next
+// round, that is, finished reading it.
 //
-// `control` holds the barrier: [arrived, generation, aborted]. A worker that fails, a barrier
-// that waits past its deadline, or the owning pool sets `aborted` and wakes every waiter, so
-// no worker stays blocked for a peer that will never come.
+// `control`: [arrived, generation, aborted, claimed (even rounds), claimed (odd rounds)]. A
+// worker that fails, a barrier that waits past its deadline, or the owning pool sets
+// `aborted` and wakes every waiter, so no worker stays blocked for a peer that will never come.
 
 import { AntiphonError } from '../../errors.ts';
 
 const ARRIVED = 0;
 const GENERATION = 1;
 const ABORTED = 2;
-const CONTROL_INTS = 3;
+const CLAIMED = 3; // + round parity
+const CONTROL_INTS = 5;
 
 /** The shared memory of one all-reduce group; structured-cloneable into workers. */
 export interface AllReduceBuffers {
   workers: number;
+  /** Vectors summed each round. */
+  units: number;
   /** Floats per vector. */
   length: number;
   control: SharedArrayBuffer;
   data: SharedArrayBuffer;
 }
 
-export function createAllReduceBuffers(workers: number, length: number): AllReduceBuffers {
-  if (!Number.isInteger(workers) || workers < 1) throw new AntiphonError('E_INTERNAL', `all-reduce: ${workers} workers`);
-  if (!Number.isInteger(length) || length < 1) throw new AntiphonError('E_INTERNAL', `all-reduce: vectors of ${length} floats`);
+export function createAllReduceBuffers(workers: number, units: number, length: number): AllReduceBuffers {
+  const whole = (n: number) => Number.isInteger(n) && n >= 1;
+  if (!whole(workers) || !whole(units) || !whole(length)) {
+    throw new AntiphonError('E_INTERNAL', `all-reduce: ${workers} workers, ${units} units, vectors of ${length} floats`);
+  }
   return {
     workers,
+    units,
     length,
     control: new SharedArrayBuffer(CONTROL_INTS * Int32Array.BYTES_PER_ELEMENT),
-    data: new SharedArrayBuffer((workers + 1) * length * Float32Array.BYTES_PER_ELEMENT),
+    data: new SharedArrayBuffer((units + 1) * length * Float32Array.BYTES_PER_ELEMENT),
   };
 }
 
@@ -72,6 +83,7 @@ export class AllReduce {
   private readonly slots: Float32Array[];
   private readonly result: Float32Array;
   private readonly chunk: [number, number];
+  private round = 0;
 
   constructor(
     readonly buffers: AllReduceBuffers,
@@ -79,33 +91,42 @@ export class AllReduce {
     /** Longest wait at a barrier for the slowest peer before the group is aborted. */
     readonly timeoutMs: number,
   ) {
-    const { workers, length } = buffers;
+    const { workers, units, length } = buffers;
     if (!Number.isInteger(rank) || rank < 0 || rank >= workers) throw new AntiphonError('E_INTERNAL', `all-reduce: rank ${rank} of ${workers}`);
     this.control = new Int32Array(buffers.control);
-    this.slots = Array.from({ length: workers }, (_, i) => new Float32Array(buffers.data, i * length * 4, length));
-    this.result = new Float32Array(buffers.data, workers * length * 4, length);
+    this.slots = Array.from({ length: units }, (_, i) => new Float32Array(buffers.data, i * length * 4, length));
+    this.result = new Float32Array(buffers.data, units * length * 4, length);
     this.chunk = chunkOf(rank, workers, length);
   }
 
-  /** This worker's input: fill it, then call reduce(). */
-  get input(): Float32Array {
-    return this.slots[this.rank];
+  /** The next unit of this round for this worker to fill, or -1 when all are taken. */
+  claim(): number {
+    if (Atomics.load(this.control, ABORTED)) throw this.abortedError();
+    const u = Atomics.add(this.control, CLAIMED + (this.round % 2), 1);
+    return u < this.buffers.units ? u : -1;
+  }
+
+  /** Unit `u`'s vector, to fill after claiming it. */
+  slot(u: number): Float32Array {
+    return this.slots[u];
   }
 
   /**
-   * Sums every worker's input; returns a view of the shared result, valid until this worker
-   * calls reduce() again. Throws (and aborts the group) on a timeout or an aborted group.
+   * Waits for every unit of the round, sums them; returns a view of the shared result,
+   * valid until this worker calls reduce() again. Throws (and aborts the group) on a timeout
+   * or an aborted group.
    */
   reduce(): Float32Array {
     this.barrier();
+    // Every claim of this round is done, and none of the next round's has started: the
+    // next round's counter (last used two rounds ago) can be zeroed.
+    if (this.rank === 0) Atomics.store(this.control, CLAIMED + ((this.round + 1) % 2), 0);
     const [from, to] = this.chunk;
     const slots = this.slots;
     const n = slots.length;
     const out = this.result;
-    if (n === 2) {
-      const a = slots[0];
-      const b = slots[1];
-      for (let j = from; j < to; j++) out[j] = a[j] + b[j];
+    if (n === 1) {
+      out.set(slots[0].subarray(from, to), from);
     } else {
       for (let j = from; j < to; j++) {
         let s = slots[0][j];
@@ -114,6 +135,7 @@ export class AllReduce {
       }
     }
     this.barrier();
+    this.round++;
     return out;
   }
 

@@ -21,6 +21,8 @@ export interface TrainPoolOptions {
   backend: 'wasm' | 'cpu';
   config: ModelConfig;
   optim: OptimOptions;
+  /** Rows per batch. */
+  batchSize: number;
   /** Parameters in the model: the all-reduce carries them and the loss. */
   parameters: number;
   /** Longest a worker waits at a barrier for the slowest peer (a stuck worker ends the run after this). */
@@ -29,6 +31,12 @@ export interface TrainPoolOptions {
   startTimeoutMs: number;
   fault?: WorkerFault;
 }
+
+/**
+ * Most units a batch is cut into. Each unit is a shared vector of every gradient (14 MB for
+ * the small model); more units balance slowed workers better and cost memory.
+ */
+export const MAX_UNITS = 8;
 
 /** After a first failure, how long the other workers' replies are awaited before giving up on them. */
 const GRACE_MS = 2000;
@@ -65,7 +73,7 @@ export class TrainWorkerPool {
   private disposed = false;
 
   private constructor(readonly options: TrainPoolOptions) {
-    this.buffers = createAllReduceBuffers(options.workers, options.parameters + 1);
+    this.buffers = createAllReduceBuffers(options.workers, Math.min(options.batchSize, MAX_UNITS), options.parameters + 1);
   }
 
   get workers(): number {
@@ -90,14 +98,9 @@ export class TrainWorkerPool {
     await this.gather(this.slots.map((s) => this.request(s, { type: 'init', id: 0, weights, optimizerDir })));
   }
 
-  /** One optimisation step on the whole batch (B, T + 1, 7), its rows split evenly across the workers. */
+  /** One optimisation step on the whole batch (B, T + 1, 7); the workers share out its rows. */
   async step(words: Int32Array, B: number, T: number, step: number): Promise<StepResult> {
-    const n = this.slots.length;
-    const results = await this.gather(
-      this.slots.map((s) =>
-        this.request(s, { type: 'step', id: 0, step, words, B, T, from: Math.floor((s.rank * B) / n), to: Math.floor(((s.rank + 1) * B) / n) }),
-      ),
-    );
+    const results = await this.gather(this.slots.map((s) => this.request(s, { type: 'step', id: 0, step, words, B, T })));
     return results[0] as StepResult;
   }
 
@@ -138,6 +141,7 @@ export class TrainWorkerPool {
       backend: this.options.backend,
       config: this.options.config,
       optim: this.options.optim,
+      batchSize: this.options.batchSize,
       buffers: this.buffers,
       barrierTimeoutMs: this.options.barrierTimeoutMs,
       ...(this.options.fault ? { fault: this.options.fault } : {}),

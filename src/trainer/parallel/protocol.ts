@@ -20,6 +20,8 @@ export interface TrainWorkerData {
   backend: 'wasm' | 'cpu';
   config: ModelConfig;
   optim: OptimOptions;
+  /** Rows per batch; the all-reduce's units are runs of them. */
+  batchSize: number;
   buffers: AllReduceBuffers;
   barrierTimeoutMs: number;
   fault?: WorkerFault;
@@ -28,8 +30,8 @@ export interface TrainWorkerData {
 export type Request =
   /** The starting weights (every worker gets the same), and the optimiser state to resume from. */
   | { type: 'init'; id: number; weights: Record<string, Float32Array>; optimizerDir: string | null }
-  /** A step on rows [from, to) of the whole batch `words` (B, T + 1, 7). */
-  | { type: 'step'; id: number; step: number; words: Int32Array; B: number; T: number; from: number; to: number }
+  /** A step on the whole batch `words` (B, T + 1, 7); the workers share out its rows. */
+  | { type: 'step'; id: number; step: number; words: Int32Array; B: number; T: number }
   | { type: 'weights'; id: number }
   | { type: 'save-optimizer'; id: number; dir: string };
 

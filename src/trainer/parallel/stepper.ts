@@ -112,7 +112,7 @@ class ParallelStepper implements Stepper {
 export async function createStepper(
   model: CPTransformer,
   optim: OptimOptions,
-  opts: { workers: number; backend: BackendName; resumeDir: string | null } & ParallelTuning,
+  opts: { workers: number; backend: BackendName; batchSize: number; resumeDir: string | null } & ParallelTuning,
 ): Promise<Stepper> {
   if (opts.workers === 1) {
     const trainer = new CPTrainer(model, optim);
@@ -131,6 +131,7 @@ export async function createStepper(
     backend: opts.backend,
     config: model.config,
     optim,
+    batchSize: opts.batchSize,
     parameters,
     barrierTimeoutMs: opts.barrierTimeoutMs ?? 5 * 60_000,
     startTimeoutMs: opts.startTimeoutMs ?? 5 * 60_000,

@@ -14,7 +14,7 @@ import { AntiphonError, isAntiphonError } from '../../errors.ts';
 import { registerTrainingKernels } from '../kernels/index.ts';
 import { familyCounts } from '../loss.ts';
 import { CPTrainer } from '../optimizer.ts';
-import { AllReduce, isAbandoned } from './allreduce.ts';
+import { AllReduce, chunkOf, isAbandoned } from './allreduce.ts';
 import { READY_ID, type Reply, type Request, type StepResult, type TrainWorkerData } from './protocol.ts';
 
 const W = FAMILIES.length;
@@ -56,29 +56,37 @@ function fault(step: number): void {
 function runStep(msg: Extract<Request, { type: 'step' }>): StepResult {
   if (!model || !trainer) throw new AntiphonError('E_INTERNAL', `training worker ${data.rank}: a step before init`);
   const t = trainer;
-  const { B, T, from, to } = msg;
-  const counts = familyCounts(msg.words, B, T);
-  const rows = msg.words.subarray(from * (T + 1) * W, to * (T + 1) * W);
+  const { B, T } = msg;
+  const units = data.buffers.units;
+  if (B !== data.batchSize) throw new AntiphonError('E_INTERNAL', `training worker ${data.rank}: a batch of ${B}, the pool was built for ${data.batchSize}`);
   const lr = t.setLearningRate(msg.step);
-  let loss = NaN;
+  fault(msg.step);
+  // Each unit (a run of rows) is computed by whichever worker claims it first, into its own
+  // slot; every loss and gradient is that unit's share of the whole batch's.
+  const counts = familyCounts(msg.words, B, T);
+  for (let u = reduce.claim(); u >= 0; u = reduce.claim()) {
+    const [from, to] = chunkOf(u, units, B);
+    tf.tidy(() => {
+      const { loss, grads } = t.lossAndGradients(msg.words.subarray(from * (T + 1) * W, to * (T + 1) * W), to - from, T, counts);
+      const slot = reduce.slot(u);
+      let at = 0;
+      for (const g of grads) {
+        slot.set(g.dataSync() as Float32Array, at);
+        at += g.size;
+      }
+      slot[at] = loss.dataSync()[0];
+    });
+  }
+  const sum = reduce.reduce();
+  const loss = sum[sum.length - 1];
   const norm = tf.tidy(() => {
-    fault(msg.step);
-    const { loss: partial, grads } = t.lossAndGradients(rows, to - from, T, counts);
-    const input = reduce.input;
     let at = 0;
-    for (const g of grads) {
-      input.set(g.dataSync() as Float32Array, at);
-      at += g.size;
-    }
-    input[at] = partial.dataSync()[0];
-    const sum = reduce.reduce();
-    loss = sum[at];
-    at = 0;
-    const summed = grads.map((g) => {
+    const summed = t.variableNames.map((name) => {
+      const v = model!.weights[name];
       // A copy: the shared result is rewritten next step, and some backends keep the array they are given.
-      const v = tf.tensor(sum.slice(at, at + g.size), g.shape, 'float32');
-      at += g.size;
-      return v;
+      const g = tf.tensor(sum.slice(at, at + v.size), v.shape, 'float32');
+      at += v.size;
+      return g;
     });
     return t.clipAndApply(summed);
   });
