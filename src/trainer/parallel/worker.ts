@@ -12,6 +12,7 @@ import { weightSpecs } from '../../engine/model/weights.ts';
 import { FAMILIES } from '../../engine/vocab.ts';
 import { AntiphonError, isAntiphonError } from '../../errors.ts';
 import { registerTrainingKernels } from '../kernels/index.ts';
+import type { Wasm } from '../kernels/wasm-heap.ts';
 import { familyCounts } from '../loss.ts';
 import { CPTrainer } from '../optimizer.ts';
 import { AllReduce, chunkOf, isAbandoned } from './allreduce.ts';
@@ -53,6 +54,24 @@ function fault(step: number): void {
   }
 }
 
+/**
+ * A tensor's floats. On wasm, a view of the backend's heap, valid until the next allocation
+ * (use it at once): a step moves every gradient twice, and 14 MB a time of short-lived
+ * copies kept V8's collector busy on every core.
+ */
+function floats(t: tf.Tensor): Float32Array {
+  return data.backend === 'wasm' ? ((tf.backend() as unknown as Wasm).typedArrayFromHeap(t) as Float32Array) : (t.dataSync() as Float32Array);
+}
+
+/**
+ * A tensor of a part of the shared result. wasm copies the values into its heap as it
+ * creates the tensor; the cpu backend keeps the array it is given, so it gets a copy (the
+ * result is rewritten next step).
+ */
+function tensorOf(values: Float32Array, shape: number[]): tf.Tensor {
+  return tf.tensor(data.backend === 'wasm' ? values : values.slice(), shape, 'float32');
+}
+
 function runStep(msg: Extract<Request, { type: 'step' }>): StepResult {
   if (!model || !trainer) throw new AntiphonError('E_INTERNAL', `training worker ${data.rank}: a step before init`);
   const t = trainer;
@@ -71,7 +90,7 @@ function runStep(msg: Extract<Request, { type: 'step' }>): StepResult {
       const slot = reduce.slot(u);
       let at = 0;
       for (const g of grads) {
-        slot.set(g.dataSync() as Float32Array, at);
+        slot.set(floats(g), at);
         at += g.size;
       }
       slot[at] = loss.dataSync()[0];
@@ -83,8 +102,7 @@ function runStep(msg: Extract<Request, { type: 'step' }>): StepResult {
     let at = 0;
     const summed = t.variableNames.map((name) => {
       const v = model!.weights[name];
-      // A copy: the shared result is rewritten next step, and some backends keep the array they are given.
-      const g = tf.tensor(sum.slice(at, at + v.size), v.shape, 'float32');
+      const g = tensorOf(sum.subarray(at, at + v.size), v.shape);
       at += v.size;
       return g;
     });
