@@ -28,6 +28,8 @@ export interface LoadBenchOptions {
   /** A model folder: the real DuetSession factory is built from it (unless createSession is given). */
   modelDir?: string;
   backend?: BackendChoice;
+  /** Engine worker threads for the real sessions (default: one per core, at most 2; 0 = the server thread). */
+  engineWorkers?: number;
   /** Any session factory instead (a fake, or a session built elsewhere); `model` describes it. */
   createSession?: SessionFactory;
   model?: ModelInfo;
@@ -238,7 +240,7 @@ export async function runLoadBench(opts: LoadBenchOptions = {}): Promise<LoadBen
   let model = opts.model;
   if (!createSession) {
     if (!opts.modelDir) throw new Error('runLoadBench needs modelDir or createSession');
-    loaded = await loadModelSessions(opts.modelDir, opts.backend ?? 'auto', log);
+    loaded = await loadModelSessions(opts.modelDir, opts.backend ?? 'auto', log, opts.engineWorkers === undefined ? {} : { engineWorkers: opts.engineWorkers });
     createSession = loaded.createSession;
     model = loaded.info;
   }
@@ -298,6 +300,6 @@ export async function runLoadBench(opts: LoadBenchOptions = {}): Promise<LoadBen
   } finally {
     clearInterval(rssTimer);
     await server.close();
-    loaded?.dispose();
+    await loaded?.dispose();
   }
 }

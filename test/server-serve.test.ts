@@ -74,7 +74,7 @@ test('serve: URL printed, hello with the model card, a call answered, tensors fr
   const signals = new EventEmitter();
   const { out, err, io } = capture();
   let server: AntiphonServer | null = null;
-  const running = runServe({ model: modelDir, port: '0', backend: 'wasm' }, [], io, { signals, panicHandlers: false, onListening: (s) => (server = s) });
+  const running = runServe({ model: modelDir, port: '0', backend: 'wasm', 'engine-workers': '0' }, [], io, { signals, panicHandlers: false, onListening: (s) => (server = s) });
   running.catch(() => {});
   await until(() => server !== null, 20_000, 'the server to listen');
   const s = server!;

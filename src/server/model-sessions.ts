@@ -3,9 +3,10 @@
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { selectBackend, type BackendChoice, type BackendInfo } from '../engine/backend.ts';
+import { selectBackend, type BackendChoice } from '../engine/backend.ts';
 import { DuetSession } from '../engine/duet/session.ts';
-import { loadModel } from '../engine/model/checkpoint.ts';
+import { loadModel, readModelCard, type ModelCard } from '../engine/model/checkpoint.ts';
+import { EngineWorkerPool, defaultEngineWorkers } from './engine-workers/pool.ts';
 import type { CPTransformer } from '../engine/model/transformer.ts';
 import type { SamplerSettingsInput } from '../engine/sampler/settings.ts';
 import { AntiphonError } from '../errors.ts';
@@ -17,20 +18,43 @@ export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/default', i
 
 export interface ModelSessions {
   createSession: SessionFactory;
-  model: CPTransformer;
+  /** The model, when sessions run in this thread; null when they run in engine workers. */
+  model: CPTransformer | null;
   info: ModelInfo;
-  backend: BackendInfo;
-  /** Frees the model's weights; call after every session is disposed. */
-  dispose(): void;
+  /** Engine worker threads hosting the sessions (0: this thread). */
+  engineWorkers: number;
+  /** Frees the model's weights or stops the engine workers; call after every session is disposed. */
+  dispose(): Promise<void>;
+}
+
+export interface ModelSessionsOptions {
+  /**
+   * Worker threads that host the sessions, so sessions use every core and the server thread
+   * only moves messages. 0 runs them in this thread. Default: one per core, at most 2.
+   */
+  engineWorkers?: number;
 }
 
 const shown = (dir: string): string => relative(process.cwd(), dir) || '.';
 
+const infoOf = (card: ModelCard): ModelInfo => ({
+  name: card.name,
+  description: card.description,
+  parameters: card.parameters ?? null,
+  trainingSteps: card.trainingSteps,
+  dataSources: card.dataSources,
+});
+
 /**
- * Selects the backend, loads `dir` (checked against its manifest) and returns the factory.
- * A missing folder is E_MODEL_MISSING with a message saying how to get one.
+ * Loads `dir` (checked against its manifest) and returns the session factory. A missing folder
+ * is E_MODEL_MISSING with a message saying how to get one.
  */
-export async function loadModelSessions(dir: string, backend: BackendChoice = 'auto', log: (line: string) => void = () => {}): Promise<ModelSessions> {
+export async function loadModelSessions(
+  dir: string,
+  backend: BackendChoice = 'auto',
+  log: (line: string) => void = () => {},
+  opts: ModelSessionsOptions = {},
+): Promise<ModelSessions> {
   if (!existsSync(dir)) {
     throw new AntiphonError(
       'E_MODEL_MISSING',
@@ -38,25 +62,32 @@ export async function loadModelSessions(dir: string, backend: BackendChoice = 'a
       { file: dir },
     );
   }
-  const backendInfo = await selectBackend(backend, log);
+  const workers = opts.engineWorkers ?? defaultEngineWorkers();
+  if (workers > 0) {
+    const card = readModelCard(dir);
+    const pool = new EngineWorkerPool({ modelDir: dir, backend, workers, sampling: card.sampling as SamplerSettingsInput | undefined, log });
+    try {
+      await pool.start();
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    log(`engine: sessions run in up to ${workers} worker thread(s)`);
+    return { createSession: pool.createSession, model: null, info: infoOf(card), engineWorkers: workers, dispose: () => pool.close() };
+  }
+  await selectBackend(backend, log);
   const { model, card } = await loadModel(dir);
   return {
     // The model card's sampling defaults (chosen for this model) sit under the session's own.
-    createSession: (opts) =>
+    createSession: (o) =>
       new DuetSession(model, {
-        ...opts,
-        settings: { ...opts.settings, sampling: { ...(card.sampling as SamplerSettingsInput | undefined), ...opts.settings?.sampling } },
+        ...o,
+        settings: { ...o.settings, sampling: { ...(card.sampling as SamplerSettingsInput | undefined), ...o.settings?.sampling } },
       }),
     model,
-    info: {
-      name: card.name,
-      description: card.description,
-      parameters: card.parameters ?? null,
-      trainingSteps: card.trainingSteps,
-      dataSources: card.dataSources,
-    },
-    backend: backendInfo,
-    dispose: () => {
+    info: infoOf(card),
+    engineWorkers: 0,
+    dispose: async () => {
       if (!model.disposed) model.dispose();
     },
   };

@@ -6,6 +6,7 @@ import { installPanicHandlers, panicAll } from '../../io/ports/panic-registry.ts
 import { startMidiDuet, type MidiDuet } from '../../io/ports/start-midi-duet.ts';
 import { DEFAULT_LIMITS, type ServerLimits } from '../../server/limits.ts';
 import { DEFAULT_MODEL_DIR, loadModelSessions, type ModelSessions } from '../../server/model-sessions.ts';
+import { defaultEngineWorkers } from '../../server/engine-workers/pool.ts';
 import { createServer, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STATIC_DIR, type AntiphonServer } from '../../server/server.ts';
 import { onShutdownSignal, shutdownServer, type SignalSource } from '../../server/shutdown.ts';
 import { backendOption, intOption, type Command, type CommandIO } from '../command.ts';
@@ -46,7 +47,8 @@ export async function runServe(values: Record<string, unknown>, positionals: str
   const midiConfig = midiServeConfig(values, positionals);
   const modelDir = values.model ? resolve(String(values.model)) : DEFAULT_MODEL_DIR;
 
-  const loaded: ModelSessions = await loadModelSessions(modelDir, backend, io.err);
+  const engineWorkers = intOption(values, 'engine-workers', defaultEngineWorkers(), 0);
+  const loaded: ModelSessions = await loadModelSessions(modelDir, backend, io.err, { engineWorkers });
   let server: AntiphonServer | null = null;
   let midi: MidiDuet | null = null;
   const removePanic = deps.panicHandlers === false ? () => {} : installPanicHandlers({ report: io.err });
@@ -72,7 +74,7 @@ export async function runServe(values: Record<string, unknown>, positionals: str
     }
   } catch (e) {
     await server?.close();
-    loaded.dispose();
+    await loaded.dispose();
     removePanic();
     throw e;
   }
@@ -89,7 +91,7 @@ export async function runServe(values: Record<string, unknown>, positionals: str
   try {
     await shutdownServer(s, { before: () => midi?.dispose(), panic: panicAll, log: io.err });
   } finally {
-    loaded.dispose();
+    await loaded.dispose();
     removePanic();
   }
   return 0;
@@ -110,6 +112,8 @@ export const serveCommand: Command = {
     '  --allow-origin ORIGIN   also accept WebSockets from pages of this origin, e.g. http://localhost:5173 (repeatable);',
     "                          the server's own origin is always accepted, and 403 answers any other",
     `  --static DIR            the browser client's files (default client/dist)`,
+    `  --engine-workers N      worker threads that run the sessions' model work, so sessions use every core`,
+    `                          (default ${defaultEngineWorkers()} here: one per core, at most 2; 0 runs them in the server thread)`,
     '',
     '  Limits (every one has a safe default):',
     `  --max-payload BYTES     largest message a client may send; bigger closes with 1009 (default ${DEFAULT_LIMITS.maxPayloadBytes})`,
@@ -132,6 +136,7 @@ export const serveCommand: Command = {
     'allow-host': { type: 'string', multiple: true },
     'allow-origin': { type: 'string', multiple: true },
     static: { type: 'string' },
+    'engine-workers': { type: 'string' },
     ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: 'string' as const }])),
     ...midiServeOptions,
   },

@@ -144,17 +144,7 @@ export class DuetSession implements DuetSessionApi {
 
   connectClock(clock$: Observable<ClockEvent>): Subscription {
     this.assertLive();
-    const sub = clock$.subscribe({
-      next: (e) => {
-        // A throw here would reach RxJS's unhandled-error path and end the process.
-        try {
-          this.onClock(e);
-        } catch (err) {
-          this.emitError(err);
-        }
-      },
-      error: (e) => this.emitError(e),
-    });
+    const sub = clock$.subscribe({ next: (e) => this.pushClock(e), error: (e) => this.emitError(e) });
     this.subs.push(sub);
     return sub;
   }
@@ -166,6 +156,16 @@ export class DuetSession implements DuetSessionApi {
       this.onEvent(event);
     } catch (e) {
       this.emitError(e);
+    }
+  }
+
+  /** One MIDI clock message, as connectClock() would feed it. Never throws (errors go to output$). */
+  pushClock(e: ClockEvent): void {
+    if (this.disposed) return;
+    try {
+      this.onClock(e);
+    } catch (err) {
+      this.emitError(err);
     }
   }
 
