@@ -231,14 +231,14 @@ test('one step with 2 workers gives the weights of one step with 1 worker on the
 });
 
 /** Five steps on a pool of `workers`; the weights of every worker. */
-async function poolRun(workers: number, seed: number): Promise<Array<Record<string, Float32Array>>> {
+async function poolRun(workers: number, seed: number, backend: 'wasm' | 'cpu' = 'wasm', steps = 5): Promise<Array<Record<string, Float32Array>>> {
   const model = CPTransformer.create(tinyConfig(), seed);
   const pool = await TrainWorkerPool.start({
-    workers, backend: 'wasm', config: model.config, optim, batchSize: B, parameters: parameterCount(model), barrierTimeoutMs: 60_000, startTimeoutMs: 120_000,
+    workers, backend, config: model.config, optim, batchSize: B, parameters: parameterCount(model), barrierTimeoutMs: 60_000, startTimeoutMs: 120_000,
   });
   try {
     await pool.init(snapshot(model), null);
-    for (let s = 0; s < 5; s++) {
+    for (let s = 0; s < steps; s++) {
       const r = await pool.step(batchFrom(100 + 10 * s), B, T, s);
       assert.ok(Number.isFinite(r.loss) && r.gradNorm > 0);
     }
@@ -264,6 +264,18 @@ test('the workers’ weights stay bit-identical over several steps, move, and ma
     assert.equal(new Uint32Array(solo[name].buffer), new Uint32Array(w0[name].buffer), `${name} differs from the 1-worker pool`);
   }
   assert.ok(Object.keys(start).every((n) => w0[n].some((v, j) => v !== start[n][j])), 'every weight moved');
+});
+
+test('workers on the cpu backend train too, and agree with each other and with one worker', async () => {
+  const start = snapshot(CPTransformer.create(tinyConfig(), 4));
+  const [w0, w1] = await poolRun(2, 4, 'cpu', 2);
+  const [solo] = await poolRun(1, 4, 'cpu', 2);
+  for (const name of Object.keys(start)) {
+    assert.equal(new Uint32Array(w1[name].buffer), new Uint32Array(w0[name].buffer), `${name} differs between the workers`);
+    assert.equal(new Uint32Array(solo[name].buffer), new Uint32Array(w0[name].buffer), `${name} differs from the 1-worker pool`);
+  }
+  assert.ok(Object.keys(start).every((n) => w0[n].some((v, j) => v !== start[n][j])), 'every weight moved');
+  assert.is(liveTrainWorkerCount(), 0);
 });
 
 for (const kind of ['throw', 'exit', 'hang'] as const) {
