@@ -146,4 +146,11 @@ test('SIGINT: the run checkpoints, stops, and the process exits with no worker l
   assert.ok(existsSync(join(out, 'checkpoints', `step-${String(step).padStart(7, '0')}`, 'optimizer.bin')), 'a checkpoint with the optimiser state');
 });
 
+test('--workers that cannot work is refused before any data is read', async () => {
+  const r = await cli('train', '--data', join(tmp, 'no-such-folder'), '--out', join(tmp, 'refused'), '--backend', 'wasm', '--batch-size', '2', '--workers', '3');
+  assert.is(r.code, 2, r.err);
+  assert.match(r.err, /E_USAGE.*--workers 3 is more than the batch size 2/);
+  assert.not.ok(existsSync(join(tmp, 'refused')), 'nothing was written');
+});
+
 test.run();

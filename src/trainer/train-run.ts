@@ -188,6 +188,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const log = hooks.log ?? (() => {});
   const backend = await selectBackend(opts.backend, log);
   if (backend.name === 'wasm') registerTrainingKernels();
+  // Like a bad config, an impossible worker count should fail before any tokenizing.
+  const workers = resolveWorkers(opts.workers, backend.name, opts.batchSize);
   // A bad config should fail before minutes of tokenizing, not after.
   const config = opts.resume ? null : resolveConfig(opts.config);
   await mkdir(opts.out, { recursive: true });
@@ -212,7 +214,6 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const B = opts.batchSize;
   let stepper: Stepper | null = null;
   try {
-    const workers = resolveWorkers(opts.workers, backend.name, B);
     stepper = await createStepper(model, { ...OPTIM_DEFAULTS, lr: opts.lr, warmup: opts.warmup, totalSteps: opts.steps }, {
       workers,
       backend: backend.name,

@@ -38,7 +38,7 @@ export const trainCommand: Command = {
     `  --eval-batches N      validation batches per evaluation (default ${d.evalBatches})`,
     `  --log-every N         a metrics.jsonl line every N steps (default ${d.logEvery})`,
     `  --workers N|auto      data-parallel worker threads, each training on its share of every batch (default ${d.workers}:`,
-    '                        one per core, at most the batch size, on wasm and cpu; 1 on tensorflow)',
+    '                        one per core, at most 8 and at most the batch size, on wasm and cpu; 1 on tensorflow)',
   ].join('\n'),
   options: {
     data: { type: 'string', multiple: true },
