@@ -3,26 +3,15 @@ import { continueWords, firstBars } from '../../engine/continue.ts';
 import { decodedToPerformance, decodeWords } from '../../engine/encode.ts';
 import { loadModel } from '../../engine/model/checkpoint.ts';
 import { Sampler } from '../../engine/sampler/sampler.ts';
-import type { SamplerSettingsInput } from '../../engine/sampler/settings.ts';
+import { resolveSampling, type SamplerSettingsInput } from '../../engine/sampler/settings.ts';
+import { FAMILY_FLAG_OPTIONS, familyFlags } from '../family-flags.ts';
 import type { PerfNote } from '../../engine/score.ts';
-import { BAR, F, FAMILIES, TICKS_PER_BEAT, TYPE, type Family } from '../../engine/vocab.ts';
+import { BAR, F, TICKS_PER_BEAT, TYPE } from '../../engine/vocab.ts';
 import { AntiphonError } from '../../errors.ts';
 import { MidiReaderPool } from '../../io/midi-pool.ts';
 import { tokenizeFile } from '../../io/midi-tokens.ts';
 import { writeMidiFile } from '../../io/midi-write.ts';
 import { backendOption, intOption, type Command } from '../command.ts';
-
-/** "pitch=0.8,duration=1.5" -> { pitch: { [key]: 0.8 }, duration: { [key]: 1.5 } } merged into `into`. */
-function familyValues(raw: unknown, flag: string, key: 'temperature' | 'topP' | 'topK', into: SamplerSettingsInput): void {
-  if (raw === undefined) return;
-  for (const part of String(raw).split(',').filter(Boolean)) {
-    const [family, value] = part.split('=');
-    if (!FAMILIES.includes(family as Family) || value === undefined || value.trim() === '' || !Number.isFinite(Number(value))) {
-      throw new AntiphonError('E_USAGE', `--${flag} takes family=value pairs (families: ${FAMILIES.join(', ')}), got "${part}"`);
-    }
-    into[family as Family] = { ...into[family as Family], [key]: Number(value) };
-  }
-}
 
 export const generateCommand: Command = {
   name: 'generate',
@@ -45,18 +34,16 @@ export const generateCommand: Command = {
   options: {
     model: { type: 'string' }, primer: { type: 'string' }, out: { type: 'string' },
     'primer-bars': { type: 'string' }, bars: { type: 'string' }, seed: { type: 'string' },
-    temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'top-k': { type: 'string' },
+    ...FAMILY_FLAG_OPTIONS,
     'max-words': { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' },
   },
   async run(values, positionals, io) {
     if (positionals.length || !values.model || !values.primer || !values.out) {
       throw new AntiphonError('E_USAGE', 'generate needs --model DIR, --primer FILE and --out FILE (see antiphon generate --help)');
     }
-    const settings: SamplerSettingsInput = {};
-    familyValues(values.temperature, 'temperature', 'temperature', settings);
-    familyValues(values['top-p'], 'top-p', 'topP', settings);
-    familyValues(values['top-k'], 'top-k', 'topK', settings);
-    const sampler = new Sampler({ seed: intOption(values, 'seed', 1, 0), settings }); // validates the settings first
+    const settings = familyFlags(values);
+    resolveSampling(settings); // a bad value fails before anything loads
+    const seed = intOption(values, 'seed', 1, 0);
     const primerBars = intOption(values, 'primer-bars', 4);
     const bars = intOption(values, 'bars', 8);
     const maxWords = intOption(values, 'max-words', 4096);
@@ -72,7 +59,9 @@ export const generateCommand: Command = {
     if (primer.length === 0) throw new AntiphonError('E_MIDI_EMPTY', `${String(values.primer)}: no piano notes to continue`, { file: values.primer as string });
 
     await selectBackend(backend, io.err);
-    const { model } = await loadModel(values.model as string);
+    const { model, card } = await loadModel(values.model as string);
+    // The flags sit over the model card's sampling defaults.
+    const sampler = new Sampler({ seed, settings: resolveSampling(settings, resolveSampling(card.sampling as SamplerSettingsInput | undefined)) });
     let added;
     try {
       added = continueWords(model, primer, sampler, { bars, maxWords });
