@@ -71,7 +71,12 @@ function section(r: EngineBench): string {
     `| priming | ${r.primeWordsPerSec} words/s |`,
     `| peak RSS | ${r.peakRssMb} MB |`,
     ...(r.trainWordsPerSec !== undefined
-      ? [`| training, one process (batch ${r.trainBatch} x ${r.trainContext}) | ${r.trainWordsPerSec} words/s (${r.trainStepMs} ms per step) |`]
+      ? [
+          `| training, ${r.trainWorkers ?? 1} worker(s) (batch ${r.trainBatch} x ${r.trainContext}) | ${r.trainWordsPerSec} words/s (${r.trainStepMs} ms per step) |`,
+          ...(r.trainWordsPerSecOneProcess !== undefined
+            ? [`| training, one process | ${r.trainWordsPerSecOneProcess} words/s (${r.trainStepMsOneProcess} ms per step) |`]
+            : []),
+        ]
       : []),
     ...duetRows(r),
     '',
