@@ -62,6 +62,9 @@ test("'call' tempo: the answer lands on the grid of the call's own tempo", () =>
   rig.run();
   const tempo = rig.of('tempo');
   assert.is(tempo.length, 1);
+  // Every note of the call is in the context, though the call was held back until its tempo was known.
+  const words = rig.session['timeline'].cache.words as number[][];
+  assert.is(words.slice(0, rig.session.stats.wordsPlayed).filter((w) => w[0] === 2).length, onsets.length);
   assert.ok(Math.abs(tempo[0].bpm - 90) <= 1, `estimated ${tempo[0].bpm}`);
   const step = 60000 / tempo[0].bpm / 4;
   const ons = rig.of('noteon');

@@ -63,6 +63,8 @@ interface Prepared {
   answer: Answer;
   /** The trigger time the plan was made for. */
   triggerAt: number;
+  /** The call's words this preparation put in the cache. */
+  callWords: number;
   /** A 'call'-tempo segment estimated for this call, adopted only if the phrase really ends. */
   segment: SegmentGrid | null;
   bpm: number | null;
@@ -352,8 +354,10 @@ export class DuetSession implements DuetSessionApi {
         segment = new SegmentGrid(new FixedTempoGrid(bpm), this.timeline.nextBarStep());
         segment.anchor(firstOn.time);
         const tok = new LiveTokenizer(segment, { from: this.segmentStart(segment), state: { ...this.timeline.enc } });
-        for (const e of this.buffered) tok.push(e);
-        words = tok.flush(this.lastEventAt);
+        // Replaying commits words as the call's time passes; every one of them belongs to the call.
+        words = [];
+        for (const e of this.buffered) words.push(...tok.push(e));
+        words.push(...tok.flush(this.lastEventAt));
         span = tok.span;
         // The tokenizer wrote into a copy of the encoder state; the timeline tracks the words itself.
       } else {
@@ -368,7 +372,7 @@ export class DuetSession implements DuetSessionApi {
       this.stats.wordsPlayed += words.length;
       const answer = this.planAnswer(segment, span, triggerAt);
       answer.prime();
-      this.prepared = { mark, rngState, answer, triggerAt, segment: this.buffered ? segment : null, bpm };
+      this.prepared = { mark, rngState, answer, triggerAt, callWords: words.length, segment: this.buffered ? segment : null, bpm };
       this.stats.prepareMs.push(performance.now() - t0);
     } catch (e) {
       this.timeline.rollback(mark);
@@ -410,7 +414,8 @@ export class DuetSession implements DuetSessionApi {
     this.prepared = null;
     p.answer.cancel();
     this.sampler.state = p.rngState;
-    if (!this.timeline.rollback(p.mark)) {
+    if (this.timeline.rollback(p.mark)) this.stats.wordsPlayed -= p.callWords;
+    else {
       // The window slid while preparing, so the words stay; the call goes on from after them.
       this.call = null;
       this.buffered = null;
