@@ -143,20 +143,7 @@ if (chromiumFound.path === null) {
     assert.is(await page.isHidden('#audio-hint'), true, 'the hint goes once the sound is on');
     assert.equal(await roll(page), { ai: 0, person: 0 }, 'an empty roll before the phrase');
 
-    // Tempo "Fixed" at 120 BPM through the Tempo panel, the phrase's own tempo (eighths of 250 ms).
-    // The default, "Follow my call", loses the first call's words in the session (its buffered
-    // call is tokenized with push()'s words dropped), so the model answers from an empty context
-    // and the answer is nearly always empty; see the report of this test's commit.
-    await page.check('input[name="tempoSource"][value="fixed"]');
-    await page.fill('input[data-control="bpm"]', String(BPM));
-    // The field sends its value on change (when it loses focus), and keys typed into it are not
-    // notes: click the roll, as a person would, so the value goes and the keys reach the page.
-    await page.click('#roll');
-    const fixed = (m: { type: string; settings?: unknown }) => m.type === 'settings' && (m.settings as { tempoSource: string; bpm: number }).tempoSource === 'fixed' && (m.settings as { bpm: number }).bpm === BPM;
-    await until(() => fromServer.some(fixed), 10_000, 'the server to confirm the fixed tempo').catch((e) => {
-      throw new Error(`${(e as Error).message}; messages: ${frames.filter((f) => !/"type":"(ping|pong)"/.test(f)).join(' | ')}`);
-    });
-
+    // The session's default tempo ("follow my call"): the tempo is estimated from the phrase.
     // The phrase on the computer keyboard, then silence: the session answers after 600 ms.
     for (const code of PHRASE) {
       await page.keyboard.down(code);
