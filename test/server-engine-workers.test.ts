@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
 import { EngineWorkerPool } from '../src/server/engine-workers/pool.ts';
 import type { DuetOutput, DuetSessionApi } from '../src/engine/duet/types.ts';
+import { FakeDuetSession } from './helpers/fake-duet-session.ts';
 
 const test = suite('engine workers');
 const MODEL = fileURLToPath(new URL('../models/default', import.meta.url));
@@ -90,6 +91,31 @@ test('workers start as sessions need them, up to the limit, and sessions spread 
     const mem = await pool.memory();
     assert.equal(mem.map((m) => m.sessions).sort(), [1, 2]);
     for (const s of [a, b, c]) s.dispose();
+  } finally {
+    await pool.close();
+  }
+});
+
+test('with a local factory the first session plays in this thread, and workers start only for more', async () => {
+  const local: FakeDuetSession[] = [];
+  const pool = new EngineWorkerPool({ modelDir: MODEL, backend: 'wasm', workers: 1, local: (o) => {
+    const s = new FakeDuetSession(o);
+    local.push(s);
+    return s;
+  } });
+  await pool.start();
+  try {
+    assert.is(pool.workerCount, 0, 'no worker for one performer');
+    const a = pool.createSession({});
+    assert.is(local.length, 1);
+    assert.is(pool.workerCount, 0);
+    const b = pool.createSession({});
+    assert.is(local.length, 1, 'the second session at once goes to a worker');
+    assert.is(pool.workerCount, 1);
+    a.dispose();
+    const c = pool.createSession({});
+    assert.is(local.length, 2, 'the thread is free again once its session ended');
+    for (const s of [b, c]) s.dispose();
   } finally {
     await pool.close();
   }

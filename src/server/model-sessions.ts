@@ -5,7 +5,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { selectBackend, type BackendChoice } from '../engine/backend.ts';
 import { DuetSession } from '../engine/duet/session.ts';
-import { loadModel, readModelCard, type ModelCard } from '../engine/model/checkpoint.ts';
+import { loadModel, type ModelCard } from '../engine/model/checkpoint.ts';
 import { EngineWorkerPool, defaultEngineWorkers } from './engine-workers/pool.ts';
 import type { CPTransformer } from '../engine/model/transformer.ts';
 import type { SamplerSettingsInput } from '../engine/sampler/settings.ts';
@@ -18,8 +18,8 @@ export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/default', i
 
 export interface ModelSessions {
   createSession: SessionFactory;
-  /** The model, when sessions run in this thread; null when they run in engine workers. */
-  model: CPTransformer | null;
+  /** The model as loaded in this thread (the first session plays here). */
+  model: CPTransformer;
   info: ModelInfo;
   /** Engine worker threads hosting the sessions (0: this thread). */
   engineWorkers: number;
@@ -63,32 +63,27 @@ export async function loadModelSessions(
     );
   }
   const workers = opts.engineWorkers ?? defaultEngineWorkers();
-  if (workers > 0) {
-    const card = readModelCard(dir);
-    const pool = new EngineWorkerPool({ modelDir: dir, backend, workers, sampling: card.sampling as SamplerSettingsInput | undefined, log });
-    try {
-      await pool.start();
-    } catch (e) {
-      await pool.close();
-      throw e;
-    }
-    log(`engine: sessions run in up to ${workers} worker thread(s)`);
-    return { createSession: pool.createSession, model: null, info: infoOf(card), engineWorkers: workers, dispose: () => pool.close() };
-  }
   await selectBackend(backend, log);
   const { model, card } = await loadModel(dir);
+  const sampling = card.sampling as SamplerSettingsInput | undefined;
+  // The model card's sampling defaults (chosen for this model) sit under the session's own.
+  const local: SessionFactory = (o) => new DuetSession(model, { ...o, settings: { ...o.settings, sampling: { ...sampling, ...o.settings?.sampling } } });
+  const freeModel = () => {
+    if (!model.disposed) model.dispose();
+  };
+  if (workers === 0) return { createSession: local, model, info: infoOf(card), engineWorkers: 0, dispose: async () => freeModel() };
+  // The first session plays in this thread; more at once go to workers on the other cores.
+  const pool = new EngineWorkerPool({ modelDir: dir, backend, workers, sampling, local, log });
+  await pool.start();
+  log(`engine: one session in this thread, more in up to ${workers} worker thread(s)`);
   return {
-    // The model card's sampling defaults (chosen for this model) sit under the session's own.
-    createSession: (o) =>
-      new DuetSession(model, {
-        ...o,
-        settings: { ...o.settings, sampling: { ...(card.sampling as SamplerSettingsInput | undefined), ...o.settings?.sampling } },
-      }),
+    createSession: pool.createSession,
     model,
     info: infoOf(card),
-    engineWorkers: 0,
+    engineWorkers: workers,
     dispose: async () => {
-      if (!model.disposed) model.dispose();
+      await pool.close();
+      freeModel();
     },
   };
 }

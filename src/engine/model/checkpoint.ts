@@ -160,15 +160,6 @@ export interface LoadedModel {
 }
 
 /** Loads a checkpoint folder, verifying it first. Every failure names the file at fault. */
-/** The card of a verified model folder, without loading its weights. */
-export function readModelCard(dir: string): ModelCard {
-  verifyCheckpoint(dir);
-  checkVocab(dir);
-  const c = modelCardSchema.safeParse(readJson(dir, CARD_FILE));
-  if (!c.success) throw new AntiphonError('E_MODEL_CORRUPT', `${CARD_FILE} in ${dir} is not a model card`, { file: join(dir, CARD_FILE) });
-  return c.data;
-}
-
 export async function loadModel(dir: string): Promise<LoadedModel> {
   verifyCheckpoint(dir);
   checkVocab(dir);

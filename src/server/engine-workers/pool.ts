@@ -43,6 +43,11 @@ export interface EngineWorkerPoolOptions {
   workers?: number;
   /** The model card's sampling defaults, so the proxy's settings match the worker's. */
   sampling?: SamplerSettingsInput;
+  /**
+   * A factory for sessions in this thread. When given, the first session runs here and workers
+   * start only when more sessions play at once: one performer costs no worker's memory.
+   */
+  local?: (o: DuetSessionOptions) => DuetSessionApi;
   log?: (line: string) => void;
 }
 
@@ -57,13 +62,24 @@ export class EngineWorkerPool {
     this.maxWorkers = Math.max(1, opts.workers ?? defaultEngineWorkers());
   }
 
-  /** Starts the first worker and waits for its model: a bad model fails here, not on a connection. */
+  /**
+   * Starts the first worker and waits for its model, so a bad model fails here, not on a
+   * connection. With a local factory, workers start only as sessions need them.
+   */
   async start(): Promise<void> {
-    await this.spawn().ready;
+    if (!this.opts.local) await this.spawn().ready;
   }
+
+  private readonly localSessions = new Set<DuetSessionApi>();
 
   readonly createSession = (o: DuetSessionOptions): DuetSessionApi => {
     if (this.closed) throw new AntiphonError('E_SESSION_CLOSED', 'the engine workers have stopped');
+    if (this.opts.local && this.localSessions.size === 0) {
+      const s = this.opts.local(o);
+      this.localSessions.add(s);
+      s.output$.subscribe({ complete: () => this.localSessions.delete(s) });
+      return s;
+    }
     const live = this.hosts.filter((h) => !h.dead);
     // An idle worker first; another worker while allowed; else the least loaded.
     let host = live.find((h) => h.sessions.size === 0);
@@ -107,6 +123,7 @@ export class EngineWorkerPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const s of [...this.localSessions]) s.dispose();
     for (const h of this.hosts) for (const s of [...h.sessions.values()]) s.dispose();
     await Promise.all(this.hosts.map((h) => h.worker.terminate()));
   }
