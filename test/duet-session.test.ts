@@ -216,13 +216,18 @@ test('garbage events are refused with an error and the session carries on; dupli
   rig.event(1200, { type: 'noteoff', note: 60 }); // duplicate
   rig.event(1300, { type: 'noteon', note: 64, velocity: 90 });
   rig.event(1500, { type: 'noteoff', note: 64 });
+  // Out of order: stamped before the note-off that came ahead of it; handled as if it came then.
+  rig.at(1510, () => rig.session.push({ type: 'noteon', note: 67, velocity: 90, time: 1400 }));
+  rig.event(1520, { type: 'noteoff', note: 67 });
   rig.run();
   const errors = rig.of('error');
   assert.is(errors.length, 2);
   assert.ok(errors.every((e) => e.code === 'E_EVENT_INVALID'));
   assert.ok(errors[0].message.includes('note must be 0..127'));
   assert.equal(rig.turns(), ['answering', 'listening']);
-  assert.is(rig.of('state')[0].at, 2100);
+  assert.is(rig.of('state')[0].at, 2120);
+  const notes = (rig.session['timeline'].cache.words as number[][]).slice(0, rig.session.stats.wordsPlayed).filter((w) => w[0] === TYPE.NOTE);
+  assert.is(notes.length, 4, 'the key, its re-strike (a new note 100 ms on), the next note and the late one');
   rig.session.dispose();
 });
 
