@@ -31,9 +31,10 @@ function loadRows(r: EngineBench): string[] {
   const l1 = r.load1 as LoadFigures | undefined;
   return [
     ...(l16
-      ? [`| server, 16 sessions over WebSocket: first answer p50 / p99, messages lost, RSS | ${l16.firstAnswerP50Ms} / ${l16.firstAnswerP99Ms} ms, ${l16.messagesLost} lost, ${l16.rssMb} MB |`]
+      ? [`| server, 16 sessions over WebSocket: first answer p50 / p99, messages lost, RSS (server and clients in one process) | ${l16.firstAnswerP50Ms} / ${l16.firstAnswerP99Ms} ms, ${l16.messagesLost} lost, ${l16.rssMb} MB |`]
       : []),
     ...(l1 ? [`| server, one session: first answer p50 / p99, RSS | ${l1.firstAnswerP50Ms} / ${l1.firstAnswerP99Ms} ms, ${l1.rssMb} MB |`] : []),
+    ...(typeof r.serverRssOneSessionMb === 'number' ? [`| server RSS with one session (antiphon serve, its own process) | ${r.serverRssOneSessionMb} MB |`] : []),
   ];
 }
 

@@ -8,6 +8,7 @@ import { writeBenchmarksDoc } from './report.ts';
 import { runTrainBench } from './train.ts';
 import { runDuetBench } from './duet.ts';
 import { runLoadBench } from './load.ts';
+import { measureServerRss } from './server-rss.ts';
 
 interface Args {
   json: boolean;
@@ -59,9 +60,10 @@ async function main(): Promise<void> {
   const log = (l: string) => process.stderr.write(`${l}\n`);
   if (args.loadChild) {
     const load16 = await runLoadBench({ modelDir: 'models/default', backend: args.backend, sessions: 16, durationMs: args.loadSeconds * 1000, log });
-    const load1 = await runLoadBench({ modelDir: 'models/default', backend: args.backend, sessions: 1, durationMs: Math.min(20, args.loadSeconds) * 1000, log });
     const pick = (r: typeof load16) => ({ firstAnswerP50Ms: r.firstAnswerP50Ms, firstAnswerP99Ms: r.firstAnswerP99Ms, messagesLost: r.messagesLost, rssMb: r.rssMb });
-    process.stdout.write(JSON.stringify({ load16: pick(load16), load1: pick(load1) }) + '\n');
+    // One performer: the server's own process, measured from outside.
+    const one = await measureServerRss({ backend: args.backend, log });
+    process.stdout.write(JSON.stringify({ load16: pick(load16), serverRssOneSessionMb: one.rssMb }) + '\n');
     return;
   }
   if (args.child) {
