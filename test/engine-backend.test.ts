@@ -4,6 +4,7 @@ import { removedWasmListenerCount, selectBackend, stripWasmProcessHandlers } fro
 import { parameterCount, parseModelConfig, presetConfig } from '../src/engine/model/config.ts';
 import { CPTransformer } from '../src/engine/model/transformer.ts';
 import { VOCAB } from '../src/engine/vocab.ts';
+import { sliceKernel, splitVKernel } from '../src/engine/kernels/slice.ts';
 import { isAntiphonError } from '../src/errors.ts';
 import { engineBackend, tf, tinyConfig } from './helpers/engine-setup.ts';
 
@@ -19,6 +20,22 @@ test('the wasm backend runs, and no rethrowing process handler of its module sur
   // Whoever initialised wasm first (another suite in this process may have), the count
   // of handlers we removed is a number; the invariant above is what matters.
   assert.type(removedWasmListenerCount(), 'number');
+});
+
+test('wasm serves inference with the in-place Slice and SplitV, and they give the plain kernels\' results', async () => {
+  await engineBackend();
+  assert.is(tf.getKernel('Slice', 'wasm')?.kernelFunc, sliceKernel);
+  assert.is(tf.getKernel('SplitV', 'wasm')?.kernelFunc, splitVKernel);
+  // One head of an ALiBi-like (H, T, S) table, and a qkv row split three ways.
+  const table = tf.tidy(() => tf.randomNormal([4, 19, 120], 0, 1, 'float32', 3));
+  const head = tf.slice(table, [2, 0, 0], [1, 19, 120]);
+  const expect = (table.arraySync() as number[][][])[2];
+  assert.equal((head.arraySync() as number[][][])[0], expect);
+  const row = tf.tidy(() => tf.randomNormal([1, 96], 0, 1, 'float32', 4));
+  const parts = tf.split(row, 3, 1);
+  const flat = (row.arraySync() as number[][])[0];
+  parts.forEach((p, i) => assert.equal((p.arraySync() as number[][])[0], flat.slice(i * 32, (i + 1) * 32)));
+  tf.dispose([table, head, row, ...parts]);
 });
 
 test('stripWasmProcessHandlers removes an emscripten-style rethrower and nothing else', () => {

@@ -4,6 +4,7 @@
 //
 // Importing '@tensorflow/tfjs' (not tfjs-core alone) also registers the gradients
 // that the trainer needs.
+import { registerInferenceKernels } from './kernels/index.ts';
 import * as tf from '@tensorflow/tfjs';
 import { AntiphonError } from '../errors.ts';
 
@@ -95,6 +96,8 @@ async function tryWasm(): Promise<void> {
   });
   wasmRemovedListeners += removed;
   stripWasmProcessHandlers();
+  // Slice/SplitV that read in place (see kernels/index.ts): faster priming and stepping.
+  registerInferenceKernels();
 }
 
 async function tryCpu(): Promise<void> {

@@ -3,8 +3,8 @@
 // other batch runs slice by slice. Every slice is a fresh tensor (see fast-matmul.ts).
 import { broadcast_util, util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { fastMatMul } from './fast-matmul.ts';
-import { callOriginal, transpose } from './original.ts';
-import { copyRange, free, view, writeAt, type Wasm } from './wasm-heap.ts';
+import { callOriginal, transpose } from '../../engine/kernels/original.ts';
+import { copyRange, free, view, writeAt, type Wasm } from '../../engine/kernels/wasm-heap.ts';
 
 export interface MatMulPlan {
   m: number;

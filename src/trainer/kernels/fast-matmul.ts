@@ -4,8 +4,8 @@
 // with different shapes (tf.reshape shares buffers) would therefore share a stale
 // packing; `rightHand` copies the operand whenever its buffer was packed as another shape.
 import type { DataId, TensorInfo } from '@tensorflow/tfjs-core';
-import { callOriginal } from './original.ts';
-import { copyRange, view, type Wasm } from './wasm-heap.ts';
+import { callOriginal } from '../../engine/kernels/original.ts';
+import { copyRange, view, type Wasm } from '../../engine/kernels/wasm-heap.ts';
 
 const packedAs = new WeakMap<DataId, string>();
 

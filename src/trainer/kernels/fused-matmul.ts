@@ -6,8 +6,8 @@
 import { util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { asRowMajor, batchMatMulWasm, planMatMul } from './batch-matmul.ts';
 import { fastFusedMatMul } from './fast-matmul.ts';
-import { callOriginal } from './original.ts';
-import { free, type Wasm } from './wasm-heap.ts';
+import { callOriginal } from '../../engine/kernels/original.ts';
+import { free, type Wasm } from '../../engine/kernels/wasm-heap.ts';
 
 const FOLDABLE_ACTIVATIONS = new Set(['linear', 'relu', 'relu6']);
 

@@ -4,8 +4,8 @@
 // the input's buffer and counts a reference: no kernel writes into its inputs, and a
 // buffer keeps its shape here, so XNNPACK's packing cache (keyed by buffer) stays right.
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { callOriginal } from './original.ts';
-import type { Wasm } from './wasm-heap.ts';
+import { callOriginal } from '../../engine/kernels/original.ts';
+import type { Wasm } from '../../engine/kernels/wasm-heap.ts';
 
 export const identityKernel: KernelFunc = ({ inputs, backend: anyBackend }) => {
   const backend = anyBackend as Wasm;

@@ -3,8 +3,8 @@
 // costs a full copy in a slow gather; ones[1,R] x X[R,C] on the fast path avoids it.
 import { util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { fastMatMul } from './fast-matmul.ts';
-import { callOriginal } from './original.ts';
-import { filled, free, type Wasm } from './wasm-heap.ts';
+import { callOriginal } from '../../engine/kernels/original.ts';
+import { filled, free, type Wasm } from '../../engine/kernels/wasm-heap.ts';
 
 /** The count of leading axes that `axis` names, or -1 if it names anything else. */
 export function leadingAxes(axis: number | number[], rank: number): number {

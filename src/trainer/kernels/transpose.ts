@@ -3,8 +3,8 @@
 // [B,T,3,H,dh] -> [3,B,H,T,dh] one 47 ms). After merging axes that move together,
 // rank 2 runs as a tiled copy and anything keeping its last axis as row copies in JS.
 import { util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { callOriginal } from './original.ts';
-import type { Wasm } from './wasm-heap.ts';
+import { callOriginal } from '../../engine/kernels/original.ts';
+import type { Wasm } from '../../engine/kernels/wasm-heap.ts';
 
 /** The same permutation with size-1 axes dropped and axes that stay adjacent merged. */
 export function collapse(shape: number[], perm: number[]): { shape: number[]; perm: number[] } {

@@ -1,7 +1,7 @@
 // UnsortedSegmentSum, which tf.gather's gradient needs and tfjs-backend-wasm 4.22 lacks.
 // One pass over the rows in JS; out-of-range segment ids are dropped, as in TensorFlow.
 import { util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import type { Wasm } from './wasm-heap.ts';
+import type { Wasm } from '../../engine/kernels/wasm-heap.ts';
 
 export const unsortedSegmentSumKernel: KernelFunc = ({ inputs, backend: anyBackend, attrs }) => {
   const backend = anyBackend as Wasm;

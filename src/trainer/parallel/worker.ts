@@ -12,7 +12,7 @@ import { weightSpecs } from '../../engine/model/weights.ts';
 import { FAMILIES } from '../../engine/vocab.ts';
 import { AntiphonError, isAntiphonError } from '../../errors.ts';
 import { registerTrainingKernels } from '../kernels/index.ts';
-import type { Wasm } from '../kernels/wasm-heap.ts';
+import type { Wasm } from '../../engine/kernels/wasm-heap.ts';
 import { familyCounts } from '../loss.ts';
 import { CPTrainer } from '../optimizer.ts';
 import { AllReduce, chunkOf, isAbandoned } from './allreduce.ts';
