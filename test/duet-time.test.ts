@@ -146,7 +146,7 @@ test('the recording holds both parts with their real timing and the tempo, and i
 test('an hour of play in virtual time: the window slides, answers keep coming, memory stays flat', () => {
   const small = tinyModel(3, 64);
   const before = tf.memory().numTensors;
-  const rig = new DuetRig(small, { seed: 3, settings: { tempoSource: 'fixed', bpm: 120, maxBars: 2 } });
+  const rig = new DuetRig(small, { seed: 3, statsSamples: 64, settings: { tempoSource: 'fixed', bpm: 120, maxBars: 2 } });
   const hour = 60 * 60 * 1000;
   let calls = 0;
   // A 2-bar call every 12 s (the answer and a pause between), sometimes barging in.
@@ -163,6 +163,8 @@ test('an hour of play in virtual time: the window slides, answers keep coming, m
   assert.ok(peakWords <= 64, 'the window never outgrows its size');
   assert.ok(rig.session['timeline'].cache.slides > 20, 'the window slid many times');
   assert.is(tf.memory().numTensors, peakTensors, 'the same tensors live at the end as at half time');
+  assert.is(rig.session.stats.ingestMs.length, 64, 'timing samples are bounded: only the newest are kept');
+  assert.is(rig.session.stats.firstAnswerMs.length, 64);
   rig.session.dispose();
   assert.is(tf.memory().numTensors, before);
   small.dispose();

@@ -40,7 +40,10 @@ const SUSTAIN = 64;
 /** The share of the silence threshold after which the answer is prepared. */
 const PREPARE_AT = 0.25;
 
-/** Timings a benchmark or a status page reads. */
+/** Timing samples kept per kind by default; an endless session keeps only the newest. */
+export const DEFAULT_STATS_SAMPLES = 1024;
+
+/** Timings a benchmark or a status page reads (the newest `statsSamples` of each kind). */
 export interface DuetStats {
   /** ms spent committing the person's words to the cache, per event that committed some. */
   ingestMs: number[];
@@ -102,6 +105,7 @@ export class DuetSession implements DuetSessionApi {
   private prepared: Prepared | null = null;
   private answer: Answer | null = null;
   private disposed = false;
+  private readonly statsSamples: number;
 
   constructor(
     readonly model: CPTransformer,
@@ -111,6 +115,7 @@ export class DuetSession implements DuetSessionApi {
     this.scheduler = opts.scheduler ?? asyncScheduler;
     this.timeline = new Timeline(model, opts.onModelCall);
     this.sampler = new Sampler({ seed: opts.seed ?? 1, settings: this.current.sampling });
+    this.statsSamples = opts.statsSamples ?? DEFAULT_STATS_SAMPLES;
   }
 
   get settings(): DuetSettings {
@@ -129,12 +134,6 @@ export class DuetSession implements DuetSessionApi {
   /** Words over the session's life, both parts. */
   get totalWords(): number {
     return this.timeline.total;
-  }
-
-  /** The current grid's tempo, once one is set. */
-  get bpm(): number | null {
-    const g = this.segment?.grid;
-    return g instanceof FixedTempoGrid ? g.bpm : g instanceof ClockGrid ? g.bpm : null;
   }
 
   connect(input: Observable<NoteEvent>): Subscription {
@@ -264,7 +263,7 @@ export class DuetSession implements DuetSessionApi {
   private startCall(first: NoteEvent): void {
     const from = this.timeline.resumeStep();
     const src = this.current.tempoSource;
-    if (this.segment && !this.segmentStale && src !== 'call') {
+    if (this.segment && !this.segmentStale) {
       // Same grid, unless the rest since the last words is longer than maxRestBars.
       const step = this.segment.tick(first.time) / TICKS_PER_STEP;
       if (step - from <= this.current.maxRestBars * STEPS_PER_BAR) {
@@ -273,13 +272,6 @@ export class DuetSession implements DuetSessionApi {
       }
     }
     if (src === 'call') {
-      if (this.segment && !this.segmentStale) {
-        const step = this.segment.tick(first.time) / TICKS_PER_STEP;
-        if (step - from <= this.current.maxRestBars * STEPS_PER_BAR) {
-          this.call = new LiveTokenizer(this.segment, { from, state: this.timeline.enc });
-          return;
-        }
-      }
       // A new segment whose tempo comes from this call: hold its events until it ends.
       this.buffered = [];
       return;
@@ -326,7 +318,7 @@ export class DuetSession implements DuetSessionApi {
     if (!words.length) return;
     const t0 = performance.now();
     this.timeline.append(words);
-    this.stats.ingestMs.push(performance.now() - t0);
+    this.sample(this.stats.ingestMs, performance.now() - t0);
     this.stats.wordsPlayed += words.length;
   }
 
@@ -373,7 +365,7 @@ export class DuetSession implements DuetSessionApi {
       const answer = this.planAnswer(segment, span, triggerAt);
       answer.prime();
       this.prepared = { mark, rngState, answer, triggerAt, callWords: words.length, segment: this.buffered ? segment : null, bpm };
-      this.stats.prepareMs.push(performance.now() - t0);
+      this.sample(this.stats.prepareMs, performance.now() - t0);
     } catch (e) {
       this.timeline.rollback(mark);
       this.sampler.state = rngState;
@@ -459,7 +451,7 @@ export class DuetSession implements DuetSessionApi {
     this.answer = p.answer;
     this.emit({ type: 'state', turn: 'answering' });
     p.answer.start();
-    this.stats.firstAnswerMs.push(performance.now() - t0);
+    this.sample(this.stats.firstAnswerMs, performance.now() - t0);
   }
 
   // ---- answering ------------------------------------------------------------
@@ -481,6 +473,11 @@ export class DuetSession implements DuetSessionApi {
   }
 
   // ---- plumbing -------------------------------------------------------------
+
+  private sample(list: number[], ms: number): void {
+    list.push(ms);
+    if (list.length > this.statsSamples) list.shift();
+  }
 
   private clearTimers(): void {
     this.silenceTimer?.unsubscribe();

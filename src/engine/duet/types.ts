@@ -75,6 +75,8 @@ export interface DuetSessionOptions {
   seed?: number;
   /** Called after every model call (tests use it to let virtual time pass during compute). */
   onModelCall?: () => void;
+  /** Timing samples kept per kind in the session's stats (default 1024, the newest). */
+  statsSamples?: number;
 }
 
 /** One performer's duet with the model. Sessions share the model's weights and nothing else. */
