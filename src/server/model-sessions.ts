@@ -5,6 +5,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { selectBackend, type BackendChoice } from '../engine/backend.ts';
 import { DuetSession } from '../engine/duet/session.ts';
+import { withModelSampling } from '../engine/duet/settings.ts';
 import { loadModel, type ModelCard } from '../engine/model/checkpoint.ts';
 import { EngineWorkerPool, defaultEngineWorkers } from './engine-workers/pool.ts';
 import type { CPTransformer } from '../engine/model/transformer.ts';
@@ -66,8 +67,7 @@ export async function loadModelSessions(
   await selectBackend(backend, log);
   const { model, card } = await loadModel(dir);
   const sampling = card.sampling as SamplerSettingsInput | undefined;
-  // The model card's sampling defaults (chosen for this model) sit under the session's own.
-  const local: SessionFactory = (o) => new DuetSession(model, { ...o, settings: { ...o.settings, sampling: { ...sampling, ...o.settings?.sampling } } });
+  const local: SessionFactory = (o) => new DuetSession(model, { ...o, settings: withModelSampling(o.settings, sampling) });
   const freeModel = () => {
     if (!model.disposed) model.dispose();
   };

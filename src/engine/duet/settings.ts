@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { AntiphonError, isAntiphonError } from '../../errors.ts';
-import { DEFAULT_SAMPLING, resolveSampling } from '../sampler/settings.ts';
+import { DEFAULT_SAMPLING, resolveSampling, type SamplerSettingsInput } from '../sampler/settings.ts';
 import type { DuetSettings, DuetSettingsInput } from './types.ts';
 
 export const DEFAULT_DUET_SETTINGS: DuetSettings = {
@@ -70,4 +70,12 @@ export function resolveDuetSettings(input: unknown, base: DuetSettings = DEFAULT
     throw new AntiphonError('E_SETTING', `setting minBars (${out.minBars}) must not exceed maxBars (${out.maxBars})`);
   }
   return out;
+}
+
+/**
+ * A session's settings with a model's sampling defaults (its card's, chosen for that model)
+ * beneath: a family the session names replaces the model's for that family.
+ */
+export function withModelSampling(settings: DuetSettingsInput | undefined, model: SamplerSettingsInput | undefined): DuetSettingsInput {
+  return { ...settings, sampling: { ...model, ...settings?.sampling } };
 }

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { Recorder } from '../../engine/duet/recorder.ts';
-import { DEFAULT_DUET_SETTINGS, resolveDuetSettings } from '../../engine/duet/settings.ts';
+import { DEFAULT_DUET_SETTINGS, resolveDuetSettings, withModelSampling } from '../../engine/duet/settings.ts';
 import type {
   ClockEvent,
   DuetOutput,
@@ -86,7 +86,7 @@ export class EngineWorkerPool {
     if (!host && live.length < this.maxWorkers) host = this.spawn();
     host ??= live.reduce((a, b) => (b.sessions.size < a.sessions.size ? b : a));
     const id = this.nextId++;
-    const settings = resolveDuetSettings({ ...o.settings, sampling: { ...this.opts.sampling, ...o.settings?.sampling } }, DEFAULT_DUET_SETTINGS);
+    const settings = resolveDuetSettings(withModelSampling(o.settings, this.opts.sampling), DEFAULT_DUET_SETTINGS);
     const s = new WorkerSession(id, settings, (m) => host!.worker.postMessage(m), () => host!.sessions.delete(id));
     host.sessions.set(id, s);
     host.worker.postMessage({ t: 'create', id, settings: o.settings, seed: o.seed } satisfies ToWorker);

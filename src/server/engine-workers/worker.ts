@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendChoice } from '../../engine/backend.ts';
 import { DuetSession } from '../../engine/duet/session.ts';
+import { withModelSampling } from '../../engine/duet/settings.ts';
 import { loadModel } from '../../engine/model/checkpoint.ts';
 import type { SamplerSettingsInput } from '../../engine/sampler/settings.ts';
 import { isAntiphonError } from '../../errors.ts';
@@ -32,7 +33,7 @@ try {
     if (m.t === 'create') {
       const s = new DuetSession(model, {
         seed: m.seed,
-        settings: { ...m.settings, sampling: { ...cardSampling, ...m.settings?.sampling } },
+        settings: withModelSampling(m.settings, cardSampling),
       });
       s.output$.subscribe((o) => post({ t: 'out', id: m.id, o }));
       sessions.set(m.id, s);
