@@ -11,16 +11,23 @@ import { sliceKernel, splitVKernel } from './slice.ts';
 
 export const INFERENCE_OVERRIDES: Record<string, KernelFunc> = { Slice: sliceKernel, SplitV: splitVKernel };
 
-/** Installs the inference overrides on the wasm backend (idempotent); returns the names it registered. */
-export function registerInferenceKernels(): string[] {
+/**
+ * Installs `overrides` on the wasm backend in place of its own kernels (kept, so overrides can
+ * call them and unregistering can restore them). Idempotent; returns the names it registered.
+ */
+export function installWasmOverrides(overrides: Record<string, KernelFunc>): string[] {
   const changed: string[] = [];
-  for (const [name, kernelFunc] of Object.entries(INFERENCE_OVERRIDES)) {
+  for (const [name, kernelFunc] of Object.entries(overrides)) {
     const current = tf.getKernel(name, 'wasm');
     if (current?.kernelFunc === kernelFunc) continue;
     const original = captureOriginal(name);
     if (current) tf.unregisterKernel(name, 'wasm');
+    // The original's setupFunc binds its wasm export; the override calls into it.
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc, setupFunc: original?.setupFunc, disposeFunc: original?.disposeFunc });
     changed.push(name);
   }
   return changed;
 }
+
+/** Installs the inference overrides on the wasm backend (idempotent); returns the names it registered. */
+export const registerInferenceKernels = (): string[] => installWasmOverrides(INFERENCE_OVERRIDES);

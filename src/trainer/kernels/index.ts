@@ -9,6 +9,7 @@ import { fusedMatMulKernel } from './fused-matmul.ts';
 import { identityKernel } from './identity.ts';
 import { captureOriginal } from '../../engine/kernels/original.ts';
 import { sliceKernel, splitVKernel } from '../../engine/kernels/slice.ts';
+import { installWasmOverrides } from '../../engine/kernels/index.ts';
 import { sumKernel } from './sum.ts';
 import { transposeKernel } from './transpose.ts';
 import { unsortedSegmentSumKernel } from './unsorted-segment-sum.ts';
@@ -29,25 +30,7 @@ const OVERRIDES: Record<string, KernelFunc> = {
 const ours = new Set<KernelFunc>(Object.values(OVERRIDES));
 
 /** Installs the wasm training kernels; returns the names it (re)registered. */
-export function registerTrainingKernels(): string[] {
-  const changed: string[] = [];
-  for (const [name, kernelFunc] of Object.entries(OVERRIDES)) {
-    const current = tf.getKernel(name, 'wasm');
-    if (current && ours.has(current.kernelFunc)) continue;
-    const original = captureOriginal(name);
-    if (current) tf.unregisterKernel(name, 'wasm');
-    // The original's setupFunc binds its wasm export; the override calls into it.
-    tf.registerKernel({
-      kernelName: name,
-      backendName: 'wasm',
-      kernelFunc,
-      setupFunc: original?.setupFunc,
-      disposeFunc: original?.disposeFunc,
-    });
-    changed.push(name);
-  }
-  return changed;
-}
+export const registerTrainingKernels = (): string[] => installWasmOverrides(OVERRIDES);
 
 /** Puts the backend's own kernels back (profiling, and tests comparing both). */
 export function unregisterTrainingKernels(): void {
