@@ -9,19 +9,10 @@ import { bindSessionToPorts, type BindOptions } from '../src/io/ports/bind-sessi
 import { EchoFilter } from '../src/io/ports/echo-filter.ts';
 import { FakePort } from '../src/io/ports/fake-port.ts';
 import { registeredPanicCount } from '../src/io/ports/panic-registry.ts';
-import type { PortLogger } from '../src/io/ports/types.ts';
+import { recordingLogger } from './helpers/recording-logger.ts';
 import { FakeSession } from './helpers/fake-session.ts';
 import { advanceTo } from './helpers/port-contract.ts';
 
-function recordingLogger() {
-  const lines: Array<{ level: string; message: string; error?: unknown }> = [];
-  const logger: PortLogger = {
-    info: (message) => lines.push({ level: 'info', message }),
-    warn: (message, error) => lines.push({ level: 'warn', message, error }),
-    error: (message, error) => lines.push({ level: 'error', message, error }),
-  };
-  return { logger, lines };
-}
 
 function rig(options: { answerAfterMs?: number; lookaheadMs?: number; aiChannel?: number | null; loopbackMs?: number; separate?: boolean } & Partial<BindOptions> = {}) {
   const scheduler = new VirtualTimeScheduler();

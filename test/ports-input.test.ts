@@ -11,19 +11,10 @@ import { FakePort, easymidiLikeListener } from '../src/io/ports/fake-port.ts';
 import { guardListeners } from '../src/io/ports/guard.ts';
 import { splitInput, type InputStreamOptions } from '../src/io/ports/input-streams.ts';
 import { MidiInputParser } from '../src/io/ports/parse-input.ts';
-import type { PortLogger } from '../src/io/ports/types.ts';
+import { recordingLogger } from './helpers/recording-logger.ts';
 import { advanceTo } from './helpers/port-contract.ts';
 import { EventEmitter } from 'node:events';
 
-function recordingLogger() {
-  const lines: Array<{ level: string; message: string; error?: unknown }> = [];
-  const logger: PortLogger = {
-    info: (message) => lines.push({ level: 'info', message }),
-    warn: (message, error) => lines.push({ level: 'warn', message, error }),
-    error: (message, error) => lines.push({ level: 'error', message, error }),
-  };
-  return { logger, lines };
-}
 
 function wire(options: Omit<InputStreamOptions, 'scheduler'> = {}, port = new FakePort('Keys')) {
   const scheduler = new VirtualTimeScheduler();
