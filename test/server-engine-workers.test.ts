@@ -47,6 +47,8 @@ test('a call is answered by a session in a worker; settings are checked on the s
     assert.throws(() => s.update({ silenceMs: 5 }), (e: { code: string }) => e.code === 'E_SETTING');
     assert.is(s.settings.silenceMs, 300, 'a refused setting changes nothing');
     assert.is(s.update({ lookaheadMs: 60 }).lookaheadMs, 60);
+    // Garbage reaches the worker (which answers with an error) but never the recording.
+    s.push({ type: 'noteon', note: 200, velocity: 90, time: Date.now() } as never);
     await playCall(s);
     await until('the answer', () => outs.some((o) => o.type === 'state' && o.turn === 'answering'));
     await until('an AI note', () => outs.some((o) => o.type === 'noteon'), 10_000);
@@ -62,8 +64,9 @@ test('a call is answered by a session in a worker; settings are checked on the s
       if (o.type === 'noteoff') open.delete(`${o.channel}:${o.note}`);
     }
     assert.equal([...open], []);
+    assert.ok(outs.some((o) => o.type === 'error' && o.code === 'E_EVENT_INVALID'));
     const rec = s.recording();
-    assert.is(rec.person.length, 4);
+    assert.is(rec.person.length, 4, 'the four notes played, not the refused one');
     assert.ok(rec.ai.length >= 1);
     let after = await pool.memory();
     for (let i = 0; i < 50 && after[0].sessions > 0; i++) {

@@ -35,3 +35,13 @@ export function assertNoteEvent(e: unknown): asserts e is NoteEvent {
       bad(`unknown type ${JSON.stringify(ev.type)}`);
   }
 }
+
+/** Whether `e` is a well-formed NoteEvent (assertNoteEvent's check, without the error). */
+export function isNoteEvent(e: unknown): e is NoteEvent {
+  try {
+    assertNoteEvent(e);
+    return true;
+  } catch {
+    return false;
+  }
+}

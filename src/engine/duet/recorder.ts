@@ -1,6 +1,7 @@
 // The session's recording: both parts with their real timing. Notes still sounding are closed
 // at the moment the recording is taken, so a recording taken mid-phrase is still a valid file.
 
+import type { NoteEvent } from '../note-events.ts';
 import type { RecordedNote, Recording } from './types.ts';
 
 type Part = 'person' | 'ai';
@@ -10,6 +11,12 @@ export class Recorder {
   private readonly open: Record<Part, Map<string, RecordedNote>> = { person: new Map(), ai: new Map() };
   /** A cap, so an endless session cannot grow without bound; the oldest notes go first. */
   constructor(readonly maxNotes = 200_000) {}
+
+  /** The person's side of a (validated) note event: a note-on with velocity 0 is a note-off. */
+  played(e: NoteEvent): void {
+    if (e.type === 'noteon' && e.velocity > 0) this.noteOn('person', e.note, e.velocity, e.channel ?? 0, e.time);
+    else if (e.type === 'noteon' || e.type === 'noteoff') this.noteOff('person', e.note, e.channel ?? 0, e.time);
+  }
 
   noteOn(part: Part, note: number, velocity: number, channel: number, ms: number): void {
     const key = `${channel}:${note}`;

@@ -221,12 +221,9 @@ export class DuetSession implements DuetSessionApi {
       return;
     }
     this.trackKeys(e);
-    if (e.type === 'noteon' && e.velocity > 0) {
-      this.recorder.noteOn('person', e.note, e.velocity, e.channel ?? 0, e.time);
-      if (this.answer) this.stopAnswer(); // barge-in: the new notes begin the next call
-    } else if (e.type === 'noteoff' || (e.type === 'noteon' && e.velocity === 0)) {
-      this.recorder.noteOff('person', e.note, e.channel ?? 0, e.time);
-    }
+    this.recorder.played(e);
+    // Barge-in: the new notes begin the next call.
+    if (e.type === 'noteon' && e.velocity > 0 && this.answer) this.stopAnswer();
     // The person played on: a speculative answer is taken back.
     this.abandonPrepared();
     this.silenceTimer?.unsubscribe();

@@ -18,7 +18,7 @@ import type {
   Recording,
   Turn,
 } from '../../engine/duet/types.ts';
-import type { NoteEvent } from '../../engine/note-events.ts';
+import { isNoteEvent, type NoteEvent } from '../../engine/note-events.ts';
 import type { SamplerSettingsInput } from '../../engine/sampler/settings.ts';
 import { AntiphonError } from '../../errors.ts';
 import type { EngineWorkerData, FromWorker, ToWorker } from './messages.ts';
@@ -199,13 +199,10 @@ class WorkerSession implements DuetSessionApi {
   push(ev: NoteEvent): void {
     if (this.ended) return;
     this.send({ t: 'push', id: this.id, ev });
-    // The recording keeps what the engine accepts; its own check answers garbage with an error.
-    if (ev && typeof ev === 'object' && Number.isFinite(ev.time)) {
-      if (ev.type === 'noteon' && ev.velocity > 0) {
-        this.originMs ??= ev.time;
-        this.recorder.noteOn('person', ev.note, ev.velocity, ev.channel ?? 0, ev.time);
-      } else if (ev.type === 'noteoff' || ev.type === 'noteon') this.recorder.noteOff('person', ev.note, ev.channel ?? 0, ev.time);
-    }
+    // The recording keeps what the engine accepts (the worker answers garbage with an error).
+    if (!isNoteEvent(ev)) return;
+    if (ev.type === 'noteon' && ev.velocity > 0) this.originMs ??= ev.time;
+    this.recorder.played(ev);
   }
 
   update(input: DuetSettingsInput): DuetSettings {
