@@ -18,6 +18,9 @@ const sessions = new Map<number, DuetSession>();
 const early: ToWorker[] = [];
 let handle: ((m: ToWorker) => void) | null = null;
 
+const errorOf = (e: unknown): { code: string; message: string } =>
+  isAntiphonError(e) ? e : { code: 'E_INTERNAL', message: String((e as Error)?.message ?? e) };
+
 // Messages that arrive while the model loads wait their turn.
 port.on('message', (m: ToWorker) => (handle ? handle(m) : early.push(m)));
 
@@ -52,13 +55,13 @@ try {
         sessions.delete(m.id);
       }
     } catch (e) {
-      const err = isAntiphonError(e) ? e : { code: 'E_INTERNAL', message: String((e as Error)?.message ?? e) };
+      const err = errorOf(e);
       post({ t: 'out', id: m.id, o: { type: 'error', code: err.code, message: err.message } });
     }
   };
   post({ t: 'ready' });
   for (const m of early.splice(0)) handle(m);
 } catch (e) {
-  const err = isAntiphonError(e) ? e : { code: 'E_INTERNAL', message: String((e as Error)?.message ?? e) };
+  const err = errorOf(e);
   post({ t: 'failed', code: err.code, message: err.message });
 }
