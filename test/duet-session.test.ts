@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { engineBackend } from './helpers/engine-setup.ts';
 import { DuetRig, scaleCall, tinyModel, type Emitted } from './helpers/duet.ts';
 import type { CPTransformer } from '../src/engine/model/transformer.ts';
-import { F, TYPE } from '../src/engine/vocab.ts';
+import { DURATION_STEPS, F, TYPE } from '../src/engine/vocab.ts';
 
 const test = suite('duet session');
 let model: CPTransformer;
@@ -98,6 +98,23 @@ test('the sustain pedal holds the phrase open', () => {
   rig.run();
   assert.is(rig.of('state')[0].at, 5600, 'the answer waits for the pedal to come up, then the threshold');
   rig.session.dispose();
+});
+
+test('a pedal pressed before the first note lengthens the call\'s notes, as one pressed after it does', () => {
+  const durations = (pedalAt: number) => {
+    const rig = new DuetRig(model, { settings: FIXED });
+    rig.event(pedalAt, { type: 'cc', controller: 64, value: 127, channel: 0 });
+    rig.play(scaleCall(1000, 4));
+    rig.event(3000, { type: 'cc', controller: 64, value: 0, channel: 0 });
+    rig.run();
+    const words = (rig.session['timeline'].cache.words as number[][]).slice(0, rig.session.stats.wordsPlayed);
+    rig.session.dispose();
+    return words.filter((w) => w[F.type] === TYPE.NOTE).map((w) => DURATION_STEPS[w[F.duration]]);
+  };
+  const before = durations(900);
+  assert.equal(before, durations(1001), 'the same words either way');
+  // The first note sounds from 1000 ms until the pedal lifts at 3000 ms: 16 steps at 120 BPM.
+  assert.is(before[0], 16);
 });
 
 test('the hand-off controller ends the phrase at once', () => {

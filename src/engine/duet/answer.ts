@@ -34,6 +34,8 @@ export interface AnswerDeps {
   recorder: Recorder;
   onDone: (a: Answer) => void;
   onError: (e: unknown) => void;
+  /** Each uninterrupted piece of model work, in wall-clock ms (the session's block stats). */
+  onWork?: (ms: number) => void;
 }
 
 /** Words per bar before an answer is cut as runaway (a model stuck on one step). */
@@ -52,6 +54,7 @@ export class Answer {
   /** Wall-clock ms spent sampling and stepping this answer's words. */
   computeMs = 0;
   private pending: Word | null = null;
+  private primed = false;
   private timer: Subscription | null = null;
   /** Marks before each committed word, with the word's time, for a cut to take back the future. */
   private readonly log: Array<{ mark: TimelineMark; ms: number }> = [];
@@ -70,9 +73,24 @@ export class Answer {
 
   /** Sampled up to the first note, during the silence (see session.ts). */
   prime(): void {
+    while (!this.primeSlice()) {}
+  }
+
+  /**
+   * One slice of prime(): commits at most `words` words on the way to the first note, so the
+   * preparation can yield the thread between words. True once the first note (or the end of
+   * the plan) is known.
+   */
+  primeSlice(words = Infinity): boolean {
     const { timeline, plan } = this.d;
-    timeline.grammar.notBefore = { bar: Math.floor(plan.startStep / STEPS_PER_BAR), step: plan.startStep % STEPS_PER_BAR };
-    this.advance(false);
+    if (!this.primed) {
+      timeline.grammar.notBefore = { bar: Math.floor(plan.startStep / STEPS_PER_BAR), step: plan.startStep % STEPS_PER_BAR };
+      this.primed = true;
+    }
+    const before = this.wordsCommitted;
+    this.advance(false, words);
+    // advanceWords stops short of the first note only when the budget ran out.
+    return this.pending !== null || this.wordsCommitted - before < words || !this.generating;
   }
 
   /** The phrase ended: hand out notes as their time comes. */
@@ -135,18 +153,21 @@ export class Answer {
    * Samples and commits words until a note must wait for its time (or, before the start, until
    * the first note is known). Ends generation at the plan's last step.
    */
-  private advance(started: boolean): void {
+  private advance(started: boolean, budget = Infinity): void {
     const t0 = performance.now();
     try {
-      this.advanceWords(started);
+      this.advanceWords(started, budget);
     } finally {
-      this.computeMs += performance.now() - t0;
+      const ms = performance.now() - t0;
+      this.computeMs += ms;
+      this.d.onWork?.(ms);
     }
   }
 
-  private advanceWords(started: boolean): void {
+  private advanceWords(started: boolean, budget: number): void {
     const { timeline, sampler, plan, scheduler } = this.d;
-    while (this.generating) {
+    const stopAt = this.wordsCommitted + budget;
+    while (this.generating && this.wordsCommitted < stopAt) {
       if (!this.pending) {
         if (!timeline.next || this.wordsCommitted >= this.maxWords) return this.endGeneration(started);
         const sampled = sampler.sampleWord(timeline.next, timeline.grammar);

@@ -2,11 +2,16 @@
 // yields the moment the person plays again.
 //
 // Listening: events go through a live tokenizer; committed words extend the KV cache as the
-// person plays. When the person goes quiet (no key held, pedal up) the answer is prepared at
-// once, speculatively: the call's last words are primed and the answer sampled up to its first
+// person plays. When the person goes quiet (no key held, pedal up) the answer is prepared,
+// speculatively: the call's last words are primed and the answer sampled up to its first
 // note. If the silence lasts `silenceMs` (or the hand-off controller is pressed) the phrase has
 // ended and the prepared answer starts; if the person plays on, the speculation is taken back
 // word for word (timeline marks), so it costs nothing but the idle time it used.
+//
+// Model work while listening comes in slices of at most `workSliceWords` words, each its own
+// task on the scheduler: a session never holds its thread for a whole pedalled bar, so other
+// sessions in the thread (and the sockets of the server thread) get their turn between slices.
+// A phrase end that finds work left finishes it at once.
 //
 // Answering: see answer.ts. A note-on from the person cuts the answer (barge-in) and begins the
 // next call.
@@ -40,16 +45,21 @@ const SUSTAIN = 64;
 /** The share of the silence threshold after which the answer is prepared. */
 const PREPARE_AT = 0.25;
 
+/** Default for DuetSessionOptions.workSliceWords. */
+export const DEFAULT_WORK_SLICE_WORDS = 8;
+
 /** Timing samples kept per kind by default; an endless session keeps only the newest. */
 export const DEFAULT_STATS_SAMPLES = 1024;
 
 /** Timings a benchmark or a status page reads (the newest `statsSamples` of each kind). */
 export interface DuetStats {
-  /** ms spent committing the person's words to the cache, per event that committed some. */
+  /** ms from an event that made words final until the last of them is in the cache. */
   ingestMs: number[];
+  /** ms of each uninterrupted piece of model work (a slice, an answer's pump): how long the session holds its thread. */
+  blockMs: number[];
   /** ms from the phrase-end trigger to the answer's first note in the scheduler. */
   firstAnswerMs: number[];
-  /** ms of speculative work done in the silence before a phrase end. */
+  /** ms of speculative work done in the silence before a phrase end (its slices added up). */
   prepareMs: number[];
   wordsPlayed: number;
   wordsGenerated: number;
@@ -71,12 +81,16 @@ interface Prepared {
   /** A 'call'-tempo segment estimated for this call, adopted only if the phrase really ends. */
   segment: SegmentGrid | null;
   bpm: number | null;
+  /** The answer is sampled up to its first note. */
+  ready: boolean;
+  /** ms of work so far. */
+  workMs: number;
 }
 
 export class DuetSession implements DuetSessionApi {
   private readonly out = new Subject<DuetOutput>();
   readonly output$: Observable<DuetOutput> = this.out.asObservable();
-  readonly stats: DuetStats = { ingestMs: [], firstAnswerMs: [], prepareMs: [], wordsPlayed: 0, wordsGenerated: 0, rollbacks: 0, generateMs: 0, answeredMs: 0 };
+  readonly stats: DuetStats = { ingestMs: [], blockMs: [], firstAnswerMs: [], prepareMs: [], wordsPlayed: 0, wordsGenerated: 0, rollbacks: 0, generateMs: 0, answeredMs: 0 };
 
   private current: DuetSettings;
   private readonly scheduler: SchedulerLike;
@@ -102,7 +116,12 @@ export class DuetSession implements DuetSessionApi {
   private lastEventAt = -Infinity;
   private silenceTimer: Subscription | null = null;
   private prepareTimer: Subscription | null = null;
+  /** A preparation asked for (the phrase end it expects), not begun yet. */
+  private prepareFor: number | null = null;
   private prepared: Prepared | null = null;
+  /** The next slice of model work, when there is work left. */
+  private workTimer: Subscription | null = null;
+  private readonly sliceWords: number;
   private answer: Answer | null = null;
   private disposed = false;
   private readonly statsSamples: number;
@@ -116,6 +135,10 @@ export class DuetSession implements DuetSessionApi {
     this.timeline = new Timeline(model, opts.onModelCall);
     this.sampler = new Sampler({ seed: opts.seed ?? 1, settings: this.current.sampling });
     this.statsSamples = opts.statsSamples ?? DEFAULT_STATS_SAMPLES;
+    this.sliceWords = opts.workSliceWords ?? DEFAULT_WORK_SLICE_WORDS;
+    if (!Number.isInteger(this.sliceWords) || this.sliceWords < 1) {
+      throw new AntiphonError('E_SETTING', `workSliceWords must be a whole number of words, 1 or more (got ${opts.workSliceWords})`);
+    }
   }
 
   get settings(): DuetSettings {
@@ -233,17 +256,23 @@ export class DuetSession implements DuetSessionApi {
       // Only a note starts a call; a pedal or controller before it is remembered by the tracker.
       if (e.type !== 'noteon' || e.velocity === 0) return;
       this.startCall(e);
+      // A pedal already down lengthens the call's first notes, as it would have had it come after.
+      if (this.pedalDown) this.toCall({ type: 'cc', controller: SUSTAIN, value: 127, channel: e.channel, time: e.time });
     }
-    if (this.buffered) this.buffered.push(e);
-    else if (this.call) this.ingest(this.call.push(e));
+    this.toCall(e);
 
     if (this.idle() && (this.call || this.buffered)) {
       this.silenceTimer = this.scheduler.schedule(() => this.trigger(), this.current.silenceMs);
       // Prepare once the quiet has lasted a quarter of the threshold: not in every gap between
       // detached notes (the work would block the next note's ingest), but long before the end.
       this.prepareTimer?.unsubscribe();
-      this.prepareTimer = this.scheduler.schedule(() => this.prepare(now + this.current.silenceMs), this.current.silenceMs * PREPARE_AT);
+      this.prepareTimer = this.scheduler.schedule(() => this.askPrepare(now + this.current.silenceMs), this.current.silenceMs * PREPARE_AT);
     }
+  }
+
+  private toCall(e: NoteEvent): void {
+    if (this.buffered) this.buffered.push(e);
+    else if (this.call) this.ingest(this.call.push(e));
   }
 
   private trackKeys(e: NoteEvent): void {
@@ -313,22 +342,65 @@ export class DuetSession implements DuetSessionApi {
 
   private ingest(words: Word[]): void {
     if (!words.length) return;
-    const t0 = performance.now();
-    this.timeline.append(words);
-    this.sample(this.stats.ingestMs, performance.now() - t0);
+    this.timeline.enqueue(words);
     this.stats.wordsPlayed += words.length;
+    this.work();
+  }
+
+  // ---- sliced work ----------------------------------------------------------
+
+  /** Does one slice of the work left now, and schedules the next while any is left. */
+  private work(): void {
+    this.workTimer?.unsubscribe();
+    this.workTimer = null;
+    if (this.disposed) return;
+    const t0 = performance.now();
+    try {
+      if (this.timeline.pending) {
+        for (const ms of this.timeline.work(this.sliceWords)) this.sample(this.stats.ingestMs, ms);
+      } else if (this.prepareFor !== null) {
+        this.beginPrepare(this.prepareFor, false);
+      } else if (this.prepared && !this.prepared.ready) {
+        this.prepared.ready = this.prepared.answer.primeSlice(1);
+        if (this.prepared.ready) this.sample(this.stats.prepareMs, this.prepared.workMs + performance.now() - t0);
+      }
+    } catch (e) {
+      this.abandonPrepared();
+      this.emitError(e);
+    }
+    const ms = performance.now() - t0;
+    this.sample(this.stats.blockMs, ms);
+    if (this.prepared) this.prepared.workMs += ms;
+    const more = this.timeline.pending > 0 || this.prepareFor !== null || (this.prepared !== null && !this.prepared.ready);
+    if (more) this.workTimer = this.scheduler.schedule(() => this.work(), 0);
+  }
+
+  /** The phrase is over: whatever is left of the preparation is done now. */
+  private settle(): void {
+    this.workTimer?.unsubscribe();
+    this.workTimer = null;
+    this.timeline.settle();
   }
 
   // ---- phrase end -----------------------------------------------------------
 
-  /**
-   * Makes the answer ready for a phrase end expected at `triggerAt`: the call's remaining
-   * words go into the cache and the answer is sampled up to its first note.
-   */
-  private prepare(triggerAt: number, force = false): void {
+  /** The quiet has lasted: prepare an answer for a phrase end at `triggerAt`, in slices. */
+  private askPrepare(triggerAt: number): void {
     this.prepareTimer = null;
+    if (this.disposed || this.answer || this.prepared || !this.idle()) return;
+    this.prepareFor = triggerAt;
+    this.work();
+  }
+
+  /**
+   * Begins the answer for a phrase end expected at `triggerAt`: a mark, the call's remaining
+   * words queued, and the plan. The slices that follow put the words in the cache and sample
+   * the answer up to its first note. Forced (a hand-off with keys down): the held notes end
+   * now, and there is no going back.
+   */
+  private beginPrepare(triggerAt: number, force: boolean): void {
+    this.prepareFor = null;
     if (this.disposed || this.answer || this.prepared || (!force && !this.idle())) return;
-    const t0 = performance.now();
     const mark = this.timeline.mark();
     const rngState = this.sampler.state;
     let segment: SegmentGrid | null = null;
@@ -351,18 +423,16 @@ export class DuetSession implements DuetSessionApi {
         // The tokenizer wrote into a copy of the encoder state; the timeline tracks the words itself.
       } else {
         if (!this.call) return;
-        // Forced (a hand-off with keys down): the held notes end now, and there is no going back.
+        // Forced: the held notes end now.
         words = this.call.done ? [] : (this.call.peekFlush() ?? (force ? this.call.flush(this.lastEventAt) : null));
         span = this.call.span;
         segment = this.segment;
       }
       if (!words || !span || !segment) return;
-      this.timeline.append(words);
+      this.timeline.enqueue(words);
       this.stats.wordsPlayed += words.length;
       const answer = this.planAnswer(segment, span, triggerAt);
-      answer.prime();
-      this.prepared = { mark, rngState, answer, triggerAt, callWords: words.length, segment: this.buffered ? segment : null, bpm };
-      this.sample(this.stats.prepareMs, performance.now() - t0);
+      this.prepared = { mark, rngState, answer, triggerAt, callWords: words.length, segment: this.buffered ? segment : null, bpm, ready: false, workMs: 0 };
     } catch (e) {
       this.timeline.rollback(mark);
       this.sampler.state = rngState;
@@ -391,6 +461,7 @@ export class DuetSession implements DuetSessionApi {
       recorder: this.recorder,
       onDone: (a) => this.answerDone(a),
       onError: (e) => this.emitError(e),
+      onWork: (ms) => this.answer && this.sample(this.stats.blockMs, ms),
     });
   }
 
@@ -398,6 +469,7 @@ export class DuetSession implements DuetSessionApi {
   private abandonPrepared(): void {
     this.prepareTimer?.unsubscribe();
     this.prepareTimer = null;
+    this.prepareFor = null;
     const p = this.prepared;
     if (!p) return;
     this.prepared = null;
@@ -423,9 +495,11 @@ export class DuetSession implements DuetSessionApi {
     if (this.prepared && now < this.prepared.triggerAt - 1) {
       this.abandonPrepared();
     }
+    this.prepareFor = null;
+    this.settle();
     if (!this.prepared) {
-      // A hand-off, or a phrase end before the preparation ran.
-      this.prepare(now, true);
+      // A hand-off, or a phrase end before the preparation began.
+      this.beginPrepare(now, true);
       this.keysDown.clear();
       if (!this.prepared) {
         this.call = null;
@@ -434,6 +508,20 @@ export class DuetSession implements DuetSessionApi {
       }
     }
     const p = this.prepared;
+    if (!p.ready) {
+      // The silence ran out before the slices did (or a hand-off): the rest now.
+      try {
+        this.timeline.settle();
+        p.answer.prime();
+        p.ready = true;
+      } catch (e) {
+        this.abandonPrepared();
+        this.call = null;
+        this.buffered = null;
+        this.emitError(e);
+        return;
+      }
+    }
     this.prepared = null;
     if (p.segment) {
       this.segment = p.segment;
@@ -479,7 +567,8 @@ export class DuetSession implements DuetSessionApi {
   private clearTimers(): void {
     this.silenceTimer?.unsubscribe();
     this.prepareTimer?.unsubscribe();
-    this.silenceTimer = this.prepareTimer = null;
+    this.workTimer?.unsubscribe();
+    this.silenceTimer = this.prepareTimer = this.workTimer = null;
   }
 
   private emit(o: DuetOutput): void {

@@ -1,6 +1,11 @@
 // The duet's one word sequence: the person's and the AI's words in time order, the KV cache
 // that holds them, the grammar position and the encoder state that both parts continue.
 // Marks let a speculative or cut-short run of words be taken back exactly.
+//
+// Words can be queued before the model sees them (`enqueue`, then `work` in slices), so a
+// session that shares its thread with others never blocks it for a whole bar of words. The
+// grammar and encoder state follow a word when it is queued; the cache, when it is worked.
+// Anything that needs the cache current (the next word's distributions, a mark) settles first.
 
 import { initialEncoderState, type EncoderState } from '../encode.ts';
 import type { KVCache } from '../model/kv-cache.ts';
@@ -24,9 +29,11 @@ export class Timeline {
   grammar = new Grammar();
   /** Shared with the live tokenizer of the current call, so the person's words continue the AI's. */
   readonly enc: EncoderState = initialEncoderState();
-  /** Distributions for the next word; null before the first word. */
-  next: NextWordLogits | null = null;
-  /** Words appended over the session's life (the cache keeps only its window). */
+  private nextLogits: NextWordLogits | null = null;
+  /** Words queued for the model, in order, with the time each run was queued. */
+  private readonly queue: Array<{ words: readonly Word[]; at: number }> = [];
+  private queued = 0;
+  /** Words appended over the session's life, queued ones included (the cache keeps only its window). */
   total = 0;
 
   constructor(
@@ -36,15 +43,61 @@ export class Timeline {
     this.cache = model.createCache();
   }
 
-  /** Extends the cache: one word by a step, a run by one batched prime. */
+  /** Distributions for the next word (after every queued word); null before the first word. */
+  get next(): NextWordLogits | null {
+    this.settle();
+    return this.nextLogits;
+  }
+
+  /** Words queued and not yet in the cache. */
+  get pending(): number {
+    return this.queued;
+  }
+
+  /** Extends the cache now, after anything queued. */
   append(words: readonly Word[]): void {
+    this.enqueue(words);
+    this.settle();
+  }
+
+  /** Queues words for the cache; the grammar and encoder state take them at once. */
+  enqueue(words: readonly Word[], at = performance.now()): void {
     if (!words.length) return;
     for (const w of words) this.track(w);
-    // A batched prime has a fixed cost of about three steps (measured on wasm), so short runs step.
-    if (words.length <= STEP_RUN) for (const w of words) this.next = this.model.step(this.cache, w);
-    else this.next = this.model.prime(this.cache, words);
+    this.queue.push({ words, at });
+    this.queued += words.length;
     this.total += words.length;
+  }
+
+  /**
+   * Puts up to `max` queued words into the cache in one model call. Returns, for each queued
+   * run this finished, the ms since it was queued.
+   */
+  work(max = Infinity): number[] {
+    const run: Word[] = [];
+    const finished: number[] = [];
+    while (this.queue.length && run.length < max) {
+      const head = this.queue[0];
+      const take = Math.min(head.words.length, max - run.length);
+      run.push(...head.words.slice(0, take));
+      if (take === head.words.length) {
+        this.queue.shift();
+        finished.push(head.at);
+      } else head.words = head.words.slice(take);
+    }
+    if (!run.length) return [];
+    this.queued -= run.length;
+    // A batched prime has a fixed cost of about three steps (measured on wasm), so short runs step.
+    if (run.length <= STEP_RUN) for (const w of run) this.nextLogits = this.model.step(this.cache, w);
+    else this.nextLogits = this.model.prime(this.cache, run);
     this.onModelCall();
+    const now = performance.now();
+    return finished.map((at) => now - at);
+  }
+
+  /** Every queued word into the cache. */
+  settle(): void {
+    if (this.queued) this.work();
   }
 
   /** The timeline step of a word that would come next (a Bar word: its bar's first step). */
@@ -69,21 +122,25 @@ export class Timeline {
     return this.enc.nextBar * STEPS_PER_BAR;
   }
 
+  /** A point to roll back to; settles the queue first. */
   mark(): TimelineMark {
-    return { length: this.cache.length, slides: this.cache.slides, grammar: this.grammar.clone(), enc: { ...this.enc }, next: this.next };
+    const next = this.next;
+    return { length: this.cache.length, slides: this.cache.slides, grammar: this.grammar.clone(), enc: { ...this.enc }, next };
   }
 
   /**
-   * Takes back every word after `m`. False (and nothing changes) when the cache slid since,
-   * because the words to drop are then mixed with the slide's copy.
+   * Takes back every word after `m`, queued ones included. False (and nothing changes) when
+   * the cache slid since, because the words to drop are then mixed with the slide's copy.
    */
   rollback(m: TimelineMark): boolean {
     if (this.cache.slides !== m.slides || this.cache.length < m.length) return false;
-    this.total -= this.cache.length - m.length;
+    this.total -= this.cache.length - m.length + this.queued;
+    this.queue.length = 0;
+    this.queued = 0;
     this.cache.truncate(m.length);
     this.grammar = m.grammar.clone();
     Object.assign(this.enc, m.enc);
-    this.next = m.next;
+    this.nextLogits = m.next;
     return true;
   }
 

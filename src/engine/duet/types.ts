@@ -77,6 +77,12 @@ export interface DuetSessionOptions {
   onModelCall?: () => void;
   /** Timing samples kept per kind in the session's stats (default 1024, the newest). */
   statsSamples?: number;
+  /**
+   * Most words put into the cache in one uninterrupted piece of work while listening (default
+   * 8). Smaller pieces give other sessions in the thread their turn sooner; each model call
+   * has a fixed cost, so the total work grows as they shrink.
+   */
+  workSliceWords?: number;
 }
 
 /** One performer's duet with the model. Sessions share the model's weights and nothing else. */
