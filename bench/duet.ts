@@ -1,4 +1,5 @@
-// The live duet benchmark: ingest latency (a note event until its words are in the cache),
+// The live duet benchmark: ingest latency (an event that makes words final until the last of
+// them is in the cache), the longest the session holds its thread at once (a slice of work),
 // first-answer latency (the phrase-end trigger until the answer's first note is in the
 // scheduler) and the real-time factor, on the default model with realistic 4-bar calls.
 //
@@ -16,6 +17,8 @@ import type { Latency } from './engine.ts';
 export interface DuetBench {
   duetModel: string;
   ingest: Latency;
+  /** Each uninterrupted piece of the session's model work (ingest slices, preparation slices, answer pumps). */
+  block: Latency;
   firstAnswer: Latency;
   /** The same trigger with no speculation (a hand-off controller): the cost the silence hides. */
   firstAnswerCold: Latency;
@@ -61,7 +64,14 @@ export function realisticCall(startMs: number, bpm: number, variant: number): No
   return ev.sort((a, b) => a.time - b.time);
 }
 
-export async function runDuetBench(opts: { config: string; calls?: number; modelDir?: string; log?: (l: string) => void }): Promise<DuetBench> {
+export async function runDuetBench(opts: {
+  config: string;
+  calls?: number;
+  modelDir?: string;
+  /** The session's workSliceWords (default: the session's default). */
+  workSliceWords?: number;
+  log?: (l: string) => void;
+}): Promise<DuetBench> {
   const log = opts.log ?? (() => {});
   const dir = opts.modelDir ?? 'models/default';
   let model: CPTransformer;
@@ -75,6 +85,7 @@ export async function runDuetBench(opts: { config: string; calls?: number; model
   }
   const calls = opts.calls ?? 40;
   const ingest: number[] = [];
+  const block: number[] = [];
   const first: number[] = [];
   const cold: number[] = [];
   const prepare: number[] = [];
@@ -88,6 +99,8 @@ export async function runDuetBench(opts: { config: string; calls?: number; model
     const session = new DuetSession(model, {
       seed: 7,
       scheduler,
+      statsSamples: Infinity,
+      workSliceWords: opts.workSliceWords,
       settings: { tempoSource: 'fixed', bpm, minBars: 4, maxBars: 4, handoffController: mode === 'handoff' ? 67 : null },
     });
     const errors: string[] = [];
@@ -97,12 +110,7 @@ export async function runDuetBench(opts: { config: string; calls?: number; model
     for (let c = 0; c < calls / 2; c++) {
       const start = 1000 + c * cycle;
       for (const e of realisticCall(start, bpm, c)) {
-        scheduler.schedule(() => {
-          const before = session.totalWords;
-          const t0 = performance.now();
-          session.push({ ...e, time: scheduler.now() });
-          if (session.totalWords > before) ingest.push(performance.now() - t0);
-        }, e.time);
+        scheduler.schedule(() => session.push({ ...e, time: scheduler.now() }), e.time);
       }
       if (mode === 'handoff') {
         scheduler.schedule(() => session.push({ type: 'cc', controller: 67, value: 127, time: scheduler.now() }), start + callMs + 10);
@@ -112,6 +120,8 @@ export async function runDuetBench(opts: { config: string; calls?: number; model
     if (errors.length) throw new Error(`the duet bench session reported: ${errors[0]}`);
     const s = session.stats;
     (mode === 'silence' ? first : cold).push(...s.firstAnswerMs);
+    ingest.push(...s.ingestMs);
+    block.push(...s.blockMs);
     prepare.push(...s.prepareMs);
     generateMs += s.generateMs;
     answeredMs += s.answeredMs;
@@ -123,6 +133,7 @@ export async function runDuetBench(opts: { config: string; calls?: number; model
   return {
     duetModel: name,
     ingest: latency(ingest),
+    block: latency(block),
     firstAnswer: latency(first),
     firstAnswerCold: latency(cold),
     prepare: latency(prepare),

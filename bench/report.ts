@@ -43,6 +43,7 @@ function duetRows(r: EngineBench): string[] {
   if (!d.ingest || !d.firstAnswer) return [];
   return [
     `| duet ingest p50 / p99 (note event to its words in the cache) | ${d.ingest.p50Ms} / ${d.ingest.p99Ms} ms |`,
+    ...(d.block ? [`| duet longest hold of the thread p50 / p99 (one slice of model work) | ${d.block.p50Ms} / ${d.block.p99Ms} ms |`] : []),
     `| duet first answer p50 / p99 (phrase end to first note scheduled) | ${d.firstAnswer.p50Ms} / ${d.firstAnswer.p99Ms} ms |`,
     `| duet first answer with no speculation (hand-off CC) p50 / p99 | ${d.firstAnswerCold!.p50Ms} / ${d.firstAnswerCold!.p99Ms} ms |`,
     `| duet speculative preparation in the silence p50 / p99 | ${d.prepare!.p50Ms} / ${d.prepare!.p99Ms} ms |`,
