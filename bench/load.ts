@@ -30,6 +30,8 @@ export interface LoadBenchOptions {
   backend?: BackendChoice;
   /** Engine worker threads for the real sessions (default: one per core, at most 2; 0 = the server thread). */
   engineWorkers?: number;
+  /** The sessions' workSliceWords (default: the session's). */
+  workSliceWords?: number;
   /** Any session factory instead (a fake, or a session built elsewhere); `model` describes it. */
   createSession?: SessionFactory;
   model?: ModelInfo;
@@ -240,7 +242,10 @@ export async function runLoadBench(opts: LoadBenchOptions = {}): Promise<LoadBen
   let model = opts.model;
   if (!createSession) {
     if (!opts.modelDir) throw new Error('runLoadBench needs modelDir or createSession');
-    loaded = await loadModelSessions(opts.modelDir, opts.backend ?? 'auto', log, opts.engineWorkers === undefined ? {} : { engineWorkers: opts.engineWorkers });
+    loaded = await loadModelSessions(opts.modelDir, opts.backend ?? 'auto', log, {
+      ...(opts.engineWorkers === undefined ? {} : { engineWorkers: opts.engineWorkers }),
+      workSliceWords: opts.workSliceWords,
+    });
     createSession = loaded.createSession;
     model = loaded.info;
   }

@@ -124,6 +124,10 @@ test('with a local factory the first session plays in this thread, and workers s
   }
 });
 
+test('a bad workSliceWords is refused before any worker starts', () => {
+  assert.throws(() => new EngineWorkerPool({ modelDir: MODEL, backend: 'wasm', workSliceWords: 0 }), /workSliceWords/);
+});
+
 test('a bad model folder fails at start, with the loader error code', async () => {
   const pool = new EngineWorkerPool({ modelDir: fileURLToPath(new URL('./fixtures', import.meta.url)), backend: 'wasm', workers: 1 });
   try {

@@ -34,6 +34,8 @@ export interface ModelSessionsOptions {
    * only moves messages. 0 runs them in this thread. Default: one per core, at most 2.
    */
   engineWorkers?: number;
+  /** Every session's DuetSessionOptions.workSliceWords (default: the session's). */
+  workSliceWords?: number;
 }
 
 const shown = (dir: string): string => relative(process.cwd(), dir) || '.';
@@ -67,13 +69,14 @@ export async function loadModelSessions(
   await selectBackend(backend, log);
   const { model, card } = await loadModel(dir);
   const sampling = card.sampling as SamplerSettingsInput | undefined;
-  const local: SessionFactory = (o) => new DuetSession(model, { ...o, settings: withModelSampling(o.settings, sampling) });
+  const workSliceWords = opts.workSliceWords;
+  const local: SessionFactory = (o) => new DuetSession(model, { workSliceWords, ...o, settings: withModelSampling(o.settings, sampling) });
   const freeModel = () => {
     if (!model.disposed) model.dispose();
   };
   if (workers === 0) return { createSession: local, model, info: infoOf(card), engineWorkers: 0, dispose: async () => freeModel() };
   // The first session plays in this thread; more at once go to workers on the other cores.
-  const pool = new EngineWorkerPool({ modelDir: dir, backend, workers, sampling, local, log });
+  const pool = new EngineWorkerPool({ modelDir: dir, backend, workers, sampling, local, log, workSliceWords });
   await pool.start();
   log(`engine: one session in this thread, more in up to ${workers} worker thread(s)`);
   return {

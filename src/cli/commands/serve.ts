@@ -7,6 +7,7 @@ import { startMidiDuet, type MidiDuet } from '../../io/ports/start-midi-duet.ts'
 import { DEFAULT_LIMITS, type ServerLimits } from '../../server/limits.ts';
 import { DEFAULT_MODEL_DIR, loadModelSessions, type ModelSessions } from '../../server/model-sessions.ts';
 import { defaultEngineWorkers } from '../../server/engine-workers/pool.ts';
+import { DEFAULT_WORK_SLICE_WORDS } from '../../engine/duet/session.ts';
 import { createServer, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STATIC_DIR, type AntiphonServer } from '../../server/server.ts';
 import { onShutdownSignal, shutdownServer, type SignalSource } from '../../server/shutdown.ts';
 import { backendOption, intOption, type Command, type CommandIO } from '../command.ts';
@@ -48,7 +49,8 @@ export async function runServe(values: Record<string, unknown>, positionals: str
   const modelDir = values.model ? resolve(String(values.model)) : DEFAULT_MODEL_DIR;
 
   const engineWorkers = intOption(values, 'engine-workers', defaultEngineWorkers(), 0);
-  const loaded: ModelSessions = await loadModelSessions(modelDir, backend, io.err, { engineWorkers });
+  const workSliceWords = intOption(values, 'work-slice', DEFAULT_WORK_SLICE_WORDS, 1);
+  const loaded: ModelSessions = await loadModelSessions(modelDir, backend, io.err, { engineWorkers, workSliceWords });
   let server: AntiphonServer | null = null;
   let midi: MidiDuet | null = null;
   const removePanic = deps.panicHandlers === false ? () => {} : installPanicHandlers({ report: io.err });
@@ -114,6 +116,8 @@ export const serveCommand: Command = {
     `  --static DIR            the browser client's files (default client/dist)`,
     `  --engine-workers N      worker threads that run the sessions' model work, so sessions use every core`,
     `                          (default ${defaultEngineWorkers()} here: one per core, at most 2; 0 runs them in the server thread)`,
+    `  --work-slice WORDS      most words a session puts in its model's cache in one go while listening; smaller gives`,
+    `                          the other sessions in its thread their turn sooner, at more total work (default ${DEFAULT_WORK_SLICE_WORDS})`,
     '',
     '  Limits (every one has a safe default):',
     `  --max-payload BYTES     largest message a client may send; bigger closes with 1009 (default ${DEFAULT_LIMITS.maxPayloadBytes})`,
@@ -137,6 +141,7 @@ export const serveCommand: Command = {
     'allow-origin': { type: 'string', multiple: true },
     static: { type: 'string' },
     'engine-workers': { type: 'string' },
+    'work-slice': { type: 'string' },
     ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: 'string' as const }])),
     ...midiServeOptions,
   },

@@ -48,6 +48,13 @@ const PREPARE_AT = 0.25;
 /** Default for DuetSessionOptions.workSliceWords. */
 export const DEFAULT_WORK_SLICE_WORDS = 8;
 
+/** A valid workSliceWords, or E_SETTING naming it. */
+export function checkWorkSliceWords(n: number | undefined): number {
+  const v = n ?? DEFAULT_WORK_SLICE_WORDS;
+  if (!Number.isInteger(v) || v < 1) throw new AntiphonError('E_SETTING', `workSliceWords must be a whole number of words, 1 or more (got ${n})`);
+  return v;
+}
+
 /** Timing samples kept per kind by default; an endless session keeps only the newest. */
 export const DEFAULT_STATS_SAMPLES = 1024;
 
@@ -135,10 +142,7 @@ export class DuetSession implements DuetSessionApi {
     this.timeline = new Timeline(model, opts.onModelCall);
     this.sampler = new Sampler({ seed: opts.seed ?? 1, settings: this.current.sampling });
     this.statsSamples = opts.statsSamples ?? DEFAULT_STATS_SAMPLES;
-    this.sliceWords = opts.workSliceWords ?? DEFAULT_WORK_SLICE_WORDS;
-    if (!Number.isInteger(this.sliceWords) || this.sliceWords < 1) {
-      throw new AntiphonError('E_SETTING', `workSliceWords must be a whole number of words, 1 or more (got ${opts.workSliceWords})`);
-    }
+    this.sliceWords = checkWorkSliceWords(opts.workSliceWords);
   }
 
   get settings(): DuetSettings {

@@ -22,4 +22,5 @@ export interface EngineWorkerData {
   entry: string;
   modelDir: string;
   backend: string;
+  workSliceWords?: number;
 }

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { Recorder } from '../../engine/duet/recorder.ts';
+import { checkWorkSliceWords } from '../../engine/duet/session.ts';
 import { DEFAULT_DUET_SETTINGS, resolveDuetSettings, withModelSampling } from '../../engine/duet/settings.ts';
 import type {
   ClockEvent,
@@ -48,6 +49,8 @@ export interface EngineWorkerPoolOptions {
    * start only when more sessions play at once: one performer costs no worker's memory.
    */
   local?: (o: DuetSessionOptions) => DuetSessionApi;
+  /** The sessions' DuetSessionOptions.workSliceWords (default: the session's). */
+  workSliceWords?: number;
   log?: (line: string) => void;
 }
 
@@ -60,6 +63,8 @@ export class EngineWorkerPool {
 
   constructor(private readonly opts: EngineWorkerPoolOptions) {
     this.maxWorkers = Math.max(1, opts.workers ?? defaultEngineWorkers());
+    // Checked here: a bad value would otherwise surface in the worker, on every session.
+    checkWorkSliceWords(opts.workSliceWords);
   }
 
   /**
@@ -129,7 +134,7 @@ export class EngineWorkerPool {
   }
 
   private spawn(): Host {
-    const data: EngineWorkerData = { entry: ENTRY, modelDir: this.opts.modelDir, backend: this.opts.backend ?? 'auto' };
+    const data: EngineWorkerData = { entry: ENTRY, modelDir: this.opts.modelDir, backend: this.opts.backend ?? 'auto', workSliceWords: this.opts.workSliceWords };
     const worker = new Worker(BOOT, { workerData: data });
     const host: Host = { worker, sessions: new Map(), ready: Promise.resolve(), dead: false };
     host.ready = new Promise<void>((resolve, reject) => {

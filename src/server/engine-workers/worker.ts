@@ -36,6 +36,7 @@ try {
     if (m.t === 'create') {
       const s = new DuetSession(model, {
         seed: m.seed,
+        workSliceWords: data.workSliceWords,
         settings: withModelSampling(m.settings, cardSampling),
       });
       s.output$.subscribe((o) => post({ t: 'out', id: m.id, o }));
