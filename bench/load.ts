@@ -16,7 +16,7 @@
 // invalid), AI notes it dropped for backpressure, AI note-ons whose note-off never came, and
 // error messages. RSS is the peak of this process, which holds the server and the clients
 // (the clients are plain sockets and timers, a few MB).
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import type { BackendChoice } from '../src/engine/backend.ts';
 import type { DuetSessionApi, DuetSettingsInput } from '../src/engine/duet/types.ts';
@@ -66,6 +66,9 @@ export interface LoadBenchResult {
   /** The engine's own trigger-to-first-note time (DuetSession.stats.firstAnswerMs), when it keeps one. */
   engineFirstAnswerP50Ms: number | null;
   engineFirstAnswerP99Ms: number | null;
+  /** How late this thread's timers ran (the server and the clients share it): p99 and max, ms. */
+  serverLoopDelayP99Ms: number;
+  serverLoopDelayMaxMs: number;
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
@@ -264,6 +267,8 @@ export async function runLoadBench(opts: LoadBenchOptions = {}): Promise<LoadBen
     limits: { maxSessions: Math.max(32, sessions) },
     log,
   });
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   let peakRss = process.memoryUsage().rss;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
   try {
@@ -299,10 +304,14 @@ export async function runLoadBench(opts: LoadBenchOptions = {}): Promise<LoadBen
       answers: results.reduce((a, r) => a + r.answers, 0),
       engineFirstAnswerP50Ms: engine.length ? round(percentile(engine, 0.5)) : null,
       engineFirstAnswerP99Ms: engine.length ? round(percentile(engine, 0.99)) : null,
+      // The histogram counts the sampling resolution in every delay; take it out.
+      serverLoopDelayP99Ms: round(Math.max(0, loopDelay.percentile(99) / 1e6 - 5)),
+      serverLoopDelayMaxMs: round(Math.max(0, loopDelay.max / 1e6 - 5)),
     };
     log(`load: ${JSON.stringify(out)}`);
     return out;
   } finally {
+    loopDelay.disable();
     clearInterval(rssTimer);
     await server.close();
     await loaded?.dispose();

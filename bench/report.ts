@@ -24,6 +24,8 @@ interface LoadFigures {
   firstAnswerP99Ms: number;
   messagesLost: number;
   rssMb: number;
+  serverLoopDelayP99Ms?: number;
+  serverLoopDelayMaxMs?: number;
 }
 
 function loadRows(r: EngineBench): string[] {
@@ -32,6 +34,9 @@ function loadRows(r: EngineBench): string[] {
   return [
     ...(l16
       ? [`| server, 16 sessions over WebSocket: first answer p50 / p99, messages lost, RSS (server and clients in one process) | ${l16.firstAnswerP50Ms} / ${l16.firstAnswerP99Ms} ms, ${l16.messagesLost} lost, ${l16.rssMb} MB |`]
+      : []),
+    ...(l16?.serverLoopDelayP99Ms !== undefined
+      ? [`| server, 16 sessions: the server thread's timers late by, p99 / max | ${l16.serverLoopDelayP99Ms} / ${l16.serverLoopDelayMaxMs} ms |`]
       : []),
     ...(l1 ? [`| server, one session: first answer p50 / p99, RSS | ${l1.firstAnswerP50Ms} / ${l1.firstAnswerP99Ms} ms, ${l1.rssMb} MB |`] : []),
     ...(typeof r.serverRssOneSessionMb === 'number' ? [`| server RSS with one session (antiphon serve, its own process) | ${r.serverRssOneSessionMb} MB |`] : []),

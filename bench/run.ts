@@ -60,7 +60,14 @@ async function main(): Promise<void> {
   const log = (l: string) => process.stderr.write(`${l}\n`);
   if (args.loadChild) {
     const load16 = await runLoadBench({ modelDir: 'models/default', backend: args.backend, sessions: 16, durationMs: args.loadSeconds * 1000, log });
-    const pick = (r: typeof load16) => ({ firstAnswerP50Ms: r.firstAnswerP50Ms, firstAnswerP99Ms: r.firstAnswerP99Ms, messagesLost: r.messagesLost, rssMb: r.rssMb });
+    const pick = (r: typeof load16) => ({
+      firstAnswerP50Ms: r.firstAnswerP50Ms,
+      firstAnswerP99Ms: r.firstAnswerP99Ms,
+      messagesLost: r.messagesLost,
+      rssMb: r.rssMb,
+      serverLoopDelayP99Ms: r.serverLoopDelayP99Ms,
+      serverLoopDelayMaxMs: r.serverLoopDelayMaxMs,
+    });
     // One performer: the server's own process, measured from outside.
     const one = await measureServerRss({ backend: args.backend, log });
     process.stdout.write(JSON.stringify({ load16: pick(load16), serverRssOneSessionMb: one.rssMb }) + '\n');
