@@ -10,7 +10,9 @@ import { FAMILIES, FAMILY_SIZES, TYPE, wordError, type Family, type Word } from 
 import { alibiBlockBias, alibiDecodeTable } from './alibi.ts';
 import type { ModelConfig } from './config.ts';
 import { COND_TYPES, InferenceWeights } from './inference-weights.ts';
-import { KVCache } from './kv-cache.ts';
+import { TensorKVCache, type KVCache } from './kv-cache.ts';
+import { PagedKVCache } from './paged-kv-cache.ts';
+import { decodeWeights, WasmDecoder, type DecodeWeights } from './wasm-decode.ts';
 import { initWeights, OUTPUT_FAMILIES, OUTPUT_OFFSETS, OUTPUT_WIDTH, weightMapError, type WeightMap } from './weights.ts';
 
 export type OutputFamily = Exclude<Family, 'type'>;
@@ -98,8 +100,15 @@ export class CPTransformer {
     this.derived = null;
   }
 
-  createCache(): KVCache {
-    return new KVCache({ nLayers: this.config.nLayers, contextLength: this.config.contextLength, nKeep: this.config.nKeep });
+  /**
+   * A cache for this model. On wasm it is paged and written in place, and step() takes the
+   * fast path (wasm-decode.ts); `layout: 'tensors'` asks for the plain one, which every
+   * backend runs.
+   */
+  createCache(opts: { layout?: 'auto' | 'tensors' } = {}): KVCache {
+    const shape = { nLayers: this.config.nLayers, contextLength: this.config.contextLength, nKeep: this.config.nKeep };
+    const paged = opts.layout !== 'tensors' && tf.getBackend() === 'wasm';
+    return paged ? new PagedKVCache(shape, this.config.dModel) : new TensorKVCache(shape);
   }
 
   private w(name: string): tf.Variable {
@@ -140,19 +149,23 @@ export class CPTransformer {
 
   /** Rows of words -> (N, dModel), for inference. */
   private embedWords(iw: InferenceWeights, words: readonly Word[]): tf.Tensor2D {
-    const { embRows: rows, embBias: bias } = iw;
     const d = this.config.dModel;
     const out = new Float32Array(words.length * d); // (N, d)
-    for (let i = 0; i < words.length; i++) {
-      const o = i * d;
-      out.set(bias, o);
-      for (let f = 0; f < FAMILIES.length; f++) {
-        const r = (words[i][f] + 1) * d; // UNUSED (-1) -> row 0
-        const table = rows[f];
-        for (let j = 0; j < d; j++) out[o + j] += table[r + j];
-      }
-    }
+    words.forEach((w, i) => this.embedRow(iw, w, out.subarray(i * d, (i + 1) * d)));
     return tf.tensor2d(out, [words.length, d]);
+  }
+
+  /** One word's input embedding: seven table rows and the bias, summed in JS. */
+  private embedRow(iw: InferenceWeights, word: Word, out = new Float32Array(this.config.dModel)): Float32Array {
+    const { embRows: rows, embBias: bias } = iw;
+    const d = this.config.dModel;
+    out.set(bias);
+    for (let f = 0; f < FAMILIES.length; f++) {
+      const r = (word[f] + 1) * d; // UNUSED (-1) -> row 0
+      const table = rows[f];
+      for (let j = 0; j < d; j++) out[j] += table[r + j];
+    }
+    return out;
   }
 
   /** (N, 7) int32 tokens -> (N, dModel), by one-hot matMul, whose gradient every backend has. */
@@ -265,6 +278,8 @@ export class CPTransformer {
     checkWord(word, 'step()');
     this.assertUsable(cache);
     if (cache.length >= this.config.contextLength) cache.slide();
+    if (cache instanceof PagedKVCache) return this.unpackLogits(this.stepPaged(cache, word));
+    if (!(cache instanceof TensorKVCache)) throw new AntiphonError('E_INTERNAL', 'unknown KV cache layout');
     const L = this.config.nLayers;
     const iw = this.inference();
     const out = tf.tidy(() => {
@@ -293,6 +308,18 @@ export class CPTransformer {
     return this.unpackLogits(flat);
   }
 
+  private decoder: { dw: DecodeWeights; run: WasmDecoder } | null = null;
+
+  private stepPaged(cache: PagedKVCache, word: Word): Float32Array {
+    if (tf.getBackend() !== 'wasm') throw new AntiphonError('E_INTERNAL', 'a paged KV cache needs the wasm backend');
+    const iw = this.inference();
+    if (this.decoder?.dw.iw !== iw) this.decoder = { dw: decodeWeights(iw, this.weights, this.config.nLayers), run: new WasmDecoder(this.config) };
+    const x0 = this.embedRow(iw, word);
+    const flat = this.decoder.run.step(this.decoder.dw, cache, x0, cache.length);
+    cache.words.push(word);
+    return flat;
+  }
+
   /**
    * Ingests a run of words in batched calls (priming with a person's phrase, or a
    * restored history) and returns the distributions after the last one. Runs longer
@@ -312,7 +339,8 @@ export class CPTransformer {
       const out = tf.tidy(() => this.blockPass(cache, chunk, isLast) as unknown as tf.TensorContainerObject) as unknown as ReturnType<
         CPTransformer['blockPass']
       >;
-      cache.commit(out.keys, out.values, [...cache.words, ...chunk]);
+      cache.append(out.keys, out.values, chunk);
+      for (const t of [...out.keys, ...out.values]) t.dispose();
       if (out.logits) {
         flat = out.logits.dataSync() as Float32Array;
         out.logits.dispose();
@@ -327,6 +355,7 @@ export class CPTransformer {
     chunk: readonly Word[],
     withLogits: boolean,
   ): { keys: tf.Tensor2D[]; values: tf.Tensor2D[]; logits?: tf.Tensor1D } {
+    // keys and values: the chunk's own, (T, d) per layer, for cache.append.
     const { nLayers: L, nHeads: H } = this.config;
     const T = chunk.length;
     const S = cache.length + T;
@@ -343,18 +372,17 @@ export class CPTransformer {
         const p = `block${l}.`;
         const qkv = this.qkvOf(iw, prev, l); // (T, 3d)
         const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
-        const prevK = cache.keys[l];
-        const prevV = cache.values[l];
+        const { keys: prevK, values: prevV } = cache.layer(l);
         const K = prevK ? (tf.concat([prevK, k], 0) as tf.Tensor2D) : k; // (S, d)
         const vT = tf.transpose(v); // (d, T)
         const VT = prevV ? (tf.concat([prevV, vT], 1) as tf.Tensor2D) : vT; // (d, S)
         const y = tf.add(prev, this.linear(this.attendBlock(q, K, VT, bias), p + 'attn.out'));
-        return { x: this.feedForwardFolded(iw, y as tf.Tensor2D, l), K, VT };
+        return { x: this.feedForwardFolded(iw, y as tf.Tensor2D, l), k, v };
       });
       prev.dispose();
       x = r.x;
-      keys.push(r.K);
-      values.push(r.VT);
+      keys.push(r.k);
+      values.push(r.v);
     }
     return withLogits ? { keys, values, logits: this.headsForLast(iw, x) } : { keys, values };
   }

@@ -1,0 +1,158 @@
+// The wasm layout of the KV cache: fixed pages written in place through the heap, so a
+// decode step copies one word's keys and values instead of concatenating the whole cache
+// (an O(context) copy per layer and word). Pages rather than one buffer because values are
+// stored transposed, (dModel, words), to stay the left operand of their matMul (see
+// CPTransformer.attendOne): a prefix of a transposed buffer is not contiguous, a page is.
+// Attention multiplies whole value pages by probabilities padded with zeros, so unused
+// columns must hold finite numbers: pages start zeroed and are re-zeroed past a shrink.
+import * as tf from '@tensorflow/tfjs';
+import type { Wasm } from '../kernels/wasm-heap.ts';
+import type { Word } from '../vocab.ts';
+import { KVCache, type CacheShape, type LayerKV } from './kv-cache.ts';
+
+/**
+ * Words per page. Each page costs a matMul call per product (~15 us here) and the last one is
+ * padded with zeros: 128 was best at context 64, 512 at 1024, 256 in between (measured).
+ */
+export const PAGE_WORDS = 256;
+
+export class PagedKVCache extends KVCache {
+  readonly pageWords: number;
+  /** Per layer, per page: keys (P, dModel), rows are words. */
+  readonly keyPages: tf.Tensor2D[][];
+  /** Per layer, per page: values transposed (dModel, P), columns are words. */
+  readonly valuePages: tf.Tensor2D[][];
+
+  constructor(
+    shape: CacheShape,
+    readonly dModel: number,
+  ) {
+    super(shape);
+    this.pageWords = Math.min(PAGE_WORDS, shape.contextLength);
+    this.keyPages = Array.from({ length: shape.nLayers }, () => []);
+    this.valuePages = Array.from({ length: shape.nLayers }, () => []);
+  }
+
+  private get backend(): Wasm {
+    return tf.backend() as Wasm;
+  }
+
+  /** Makes sure pages exist for `n` words (new pages are zeroed). */
+  reserve(n: number): void {
+    const need = Math.ceil(n / this.pageWords);
+    const d = this.dModel;
+    for (let l = 0; l < this.shape.nLayers; l++) {
+      while (this.keyPages[l].length < need) {
+        this.keyPages[l].push(tf.zeros([this.pageWords, d]));
+        this.valuePages[l].push(tf.zeros([d, this.pageWords]));
+      }
+    }
+  }
+
+  /**
+   * Writes `count` words' keys and values, each (count, dModel) row-major, at word `at`
+   * of layer `l`. Pages must be reserved.
+   */
+  write(l: number, at: number, keys: Float32Array, values: Float32Array, count: number): void {
+    const P = this.pageWords;
+    const d = this.dModel;
+    const b = this.backend;
+    for (let t = 0; t < count; t++) {
+      const w = at + t;
+      const p = Math.floor(w / P);
+      const c = w % P;
+      const kp = b.typedArrayFromHeap(this.keyPages[l][p]) as Float32Array;
+      kp.set(keys.subarray(t * d, (t + 1) * d), c * d);
+      const vp = b.typedArrayFromHeap(this.valuePages[l][p]) as Float32Array;
+      for (let j = 0, o = t * d; j < d; j++) vp[j * P + c] = values[o + j];
+    }
+  }
+
+  /** Reads `count` words from word `from` of layer `l`: keys and values, each (count, dModel). */
+  read(l: number, from: number, count: number): { keys: Float32Array; values: Float32Array } {
+    const P = this.pageWords;
+    const d = this.dModel;
+    const b = this.backend;
+    const keys = new Float32Array(count * d);
+    const values = new Float32Array(count * d);
+    for (let t = 0; t < count; t++) {
+      const w = from + t;
+      const p = Math.floor(w / P);
+      const c = w % P;
+      const kp = b.typedArrayFromHeap(this.keyPages[l][p]) as Float32Array;
+      keys.set(kp.subarray(c * d, (c + 1) * d), t * d);
+      const vp = b.typedArrayFromHeap(this.valuePages[l][p]) as Float32Array;
+      for (let j = 0, o = t * d; j < d; j++) values[o + j] = vp[j * P + c];
+    }
+    return { keys, values };
+  }
+
+  /** Zeroes the value columns from word `n` to the end of its page (see the file comment). */
+  private zeroTail(n: number): void {
+    const P = this.pageWords;
+    const c = n % P;
+    const p = Math.floor(n / P);
+    if (c === 0) return; // a fresh page is zeroed when its first word is written
+    for (let l = 0; l < this.shape.nLayers; l++) {
+      const vp = this.backend.typedArrayFromHeap(this.valuePages[l][p]) as Float32Array;
+      for (let j = 0; j < this.dModel; j++) vp.fill(0, j * P + c, (j + 1) * P);
+    }
+  }
+
+  /** Called by the decode step before it writes word `w`: the first word of a page zeroes it. */
+  startWord(w: number): void {
+    this.reserve(w + 1);
+    if (w % this.pageWords !== 0) return;
+    const p = w / this.pageWords;
+    for (let l = 0; l < this.shape.nLayers; l++) (this.backend.typedArrayFromHeap(this.valuePages[l][p]) as Float32Array).fill(0);
+  }
+
+  layer(l: number): LayerKV {
+    const n = this.length;
+    if (n === 0) return { keys: null, values: null };
+    const { keys, values } = this.read(l, 0, n);
+    return { keys: tf.tensor2d(keys, [n, this.dModel]), values: tf.transpose(tf.tensor2d(values, [n, this.dModel])) };
+  }
+
+  append(keys: tf.Tensor2D[], values: tf.Tensor2D[], words: readonly Word[]): void {
+    const n = this.length;
+    const T = words.length;
+    this.reserve(n + T);
+    for (let l = 0; l < this.shape.nLayers; l++) {
+      this.write(l, n, keys[l].dataSync() as Float32Array, values[l].dataSync() as Float32Array, T);
+    }
+    this.zeroTail(n + T);
+    this.words = [...this.words, ...words];
+  }
+
+  protected dropRange(from: number, count: number): void {
+    const n = this.length;
+    const rest = n - from - count;
+    for (let l = 0; l < this.shape.nLayers; l++) {
+      const { keys, values } = this.read(l, from + count, rest);
+      this.write(l, from, keys, values, rest);
+    }
+    this.zeroTail(n - count);
+  }
+
+  protected keepFirst(n: number): void {
+    this.zeroTail(n);
+  }
+
+  protected load(keys: (tf.Tensor2D | null)[], values: (tf.Tensor2D | null)[]): void {
+    const n = keys[0]?.shape[0] ?? 0;
+    this.reserve(n);
+    for (let l = 0; l < this.shape.nLayers; l++) {
+      if (n === 0) continue;
+      const rows = tf.tidy(() => tf.transpose(values[l]!)); // (n, dModel)
+      this.write(l, 0, keys[l]!.dataSync() as Float32Array, rows.dataSync() as Float32Array, n);
+      rows.dispose();
+    }
+    this.zeroTail(n);
+  }
+
+  protected freeAll(): void {
+    for (const t of [...this.keyPages.flat(), ...this.valuePages.flat()]) t.dispose();
+    for (const pages of [...this.keyPages, ...this.valuePages]) pages.length = 0;
+  }
+}

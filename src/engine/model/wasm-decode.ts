@@ -1,0 +1,211 @@
+// One decode step on the wasm backend, as direct calls into the backend's matMul kernel
+// with the small vector work (layer norm, residuals, softmax, ALiBi) done in JS.
+//
+// Why: the plain step (CPTransformer.step on TensorKVCache) runs ~210 tfjs kernels, and
+// each costs 4-5 us of engine bookkeeping (scopes, tensor tracking, op wrappers) on top of
+// its arithmetic; at context 64 that overhead was most of the step. Here a step is ~30-70
+// kernel calls with no engine in between, and the KV cache is written in place
+// (PagedKVCache) rather than concatenated. It computes the same function as the plain
+// step: test/engine-decode.test.ts checks both against each other and a full recompute.
+import * as tf from '@tensorflow/tfjs';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { callOriginal } from '../kernels/original.ts';
+import { free, type Wasm } from '../kernels/wasm-heap.ts';
+import { alibiSlopes } from './alibi.ts';
+import type { ModelConfig } from './config.ts';
+import type { InferenceWeights } from './inference-weights.ts';
+import type { PagedKVCache } from './paged-kv-cache.ts';
+import type { WeightMap } from './weights.ts';
+
+/** The weights a step reads, resolved once per InferenceWeights. */
+export interface DecodeWeights {
+  iw: InferenceWeights;
+  attnOut: { w: tf.Tensor; b: tf.Tensor }[];
+  ff2: { w: tf.Tensor; b: tf.Tensor }[];
+  families: { w: tf.Tensor; b: tf.Tensor };
+}
+
+export function decodeWeights(iw: InferenceWeights, weights: WeightMap, nLayers: number): DecodeWeights {
+  const lin = (w: string, b: string) => ({ w: weights[w], b: weights[b] });
+  return {
+    iw,
+    attnOut: Array.from({ length: nLayers }, (_, l) => lin(`block${l}.attn.out.w`, `block${l}.attn.out.b`)),
+    ff2: Array.from({ length: nLayers }, (_, l) => lin(`block${l}.ff.w2`, `block${l}.ff.b2`)),
+    families: lin('head.families.w', 'head.families.b'),
+  };
+}
+
+export class WasmDecoder {
+  private readonly slopes: Float32Array;
+  private readonly d: number;
+  private readonly H: number;
+  private readonly dh: number;
+
+  constructor(private readonly config: ModelConfig) {
+    this.d = config.dModel;
+    this.H = config.nHeads;
+    this.dh = this.d / this.H;
+    this.slopes = alibiSlopes(this.H);
+  }
+
+  private get backend(): Wasm {
+    return tf.backend() as Wasm;
+  }
+
+  /** A new (rows, cols) float tensor holding `data`. */
+  private upload(data: Float32Array, rows: number, cols: number): TensorInfo {
+    const b = this.backend;
+    const t = b.makeOutput([1, rows, cols], 'float32');
+    (b.typedArrayFromHeap(t) as Float32Array).set(data);
+    return t;
+  }
+
+  /** a (1, M, K) @ w (K, N) [+ bias] [relu] -> a new (1, M, N) tensor. */
+  private matMul(a: TensorInfo, w: TensorInfo, bias?: TensorInfo, relu = false): TensorInfo {
+    const [K, N] = w.shape.slice(-2);
+    return callOriginal(
+      '_FusedMatMul',
+      this.backend,
+      { a, b: { dataId: w.dataId, shape: [1, K, N], dtype: 'float32' }, bias },
+      { transposeA: false, transposeB: false, activation: relu ? 'relu' : 'linear' },
+    );
+  }
+
+  /** Reads a tensor into `into` (or a new array) and frees it. */
+  private take(t: TensorInfo, into?: Float32Array): Float32Array {
+    const v = this.backend.typedArrayFromHeap(t) as Float32Array;
+    const out = into ?? new Float32Array(v.length);
+    out.set(v);
+    free(this.backend, t);
+    return out;
+  }
+
+  /** Zero mean, unit variance, as CPTransformer.normalize (float32 rounding of each stage). */
+  private normalize(x: Float32Array, out: Float32Array): Float32Array {
+    const d = x.length;
+    let s = 0;
+    for (let j = 0; j < d; j++) s += x[j];
+    const mean = Math.fround(s / d);
+    let v = 0;
+    for (let j = 0; j < d; j++) {
+      out[j] = x[j] - mean;
+      v += Math.fround(out[j] * out[j]);
+    }
+    const r = Math.fround(1 / Math.sqrt(Math.fround(Math.fround(v / d) + this.config.lnEps)));
+    for (let j = 0; j < d; j++) out[j] *= r;
+    return out;
+  }
+
+  /** Residual += x @ W + b, through the backend. */
+  private addLinear(x: Float32Array, h: Float32Array, W: TensorInfo, bias: TensorInfo): void {
+    const y = this.matMul(this.upload(h, 1, h.length), W, bias);
+    const v = this.backend.typedArrayFromHeap(y) as Float32Array;
+    for (let j = 0; j < x.length; j++) x[j] += v[j];
+    free(this.backend, y);
+  }
+
+  /**
+   * Feeds `x0` (the word's input embedding, (dModel)) through every layer, writing its keys
+   * and values at word `n` of `cache`; returns the flat logits as CPTransformer.headsForLast.
+   */
+  step(dw: DecodeWeights, cache: PagedKVCache, x0: Float32Array, n: number): Float32Array {
+    const { d, H, dh } = this;
+    const b = this.backend;
+    const iw = dw.iw;
+    const P = cache.pageWords;
+    const S = n + 1; // words attended to, the new one included
+    const pages = Math.ceil(S / P);
+    const x = new Float32Array(x0);
+    const h = new Float32Array(d);
+    const attn = new Float32Array(d);
+    const probs = new Float32Array(pages * P * H); // (pages * P, H), zero past S
+    const scale = Math.fround(1 / Math.sqrt(dh)); // as the plain step's float32 head mask
+    cache.startWord(n);
+    for (let l = 0; l < this.config.nLayers; l++) {
+      // Attention input and the new word's key and value.
+      const hIn = this.upload(this.normalize(x, h), 1, d);
+      const qkv = this.take(this.matMul(hIn, iw.qkv[l].w, iw.qkv[l].b));
+      free(b, hIn);
+      cache.write(l, n, qkv.subarray(d, 2 * d), qkv.subarray(2 * d), 1);
+      // Scores: each key page times the query spread into a (dModel, H) block-diagonal matrix.
+      const qBlock = new Float32Array(d * H);
+      for (let j = 0; j < d; j++) qBlock[j * H + Math.floor(j / dh)] = Math.fround(qkv[j] * scale);
+      const qT = this.upload(qBlock, d, H);
+      const scores = new Float32Array(S * H);
+      for (let p = 0; p < pages; p++) {
+        const rows = Math.min(P, S - p * P);
+        const kp = cache.keyPages[l][p];
+        const s = this.matMul({ dataId: kp.dataId, shape: [1, rows, d], dtype: 'float32' }, qT);
+        scores.set(b.typedArrayFromHeap(s) as Float32Array, p * P * H);
+        free(b, s);
+      }
+      free(b, qT);
+      this.softmaxWithAlibi(scores, S, probs);
+      // Values: each transposed value page times its rows of the probabilities.
+      attn.fill(0);
+      for (let p = 0; p < pages; p++) {
+        const pr = this.upload(probs.subarray(p * P * H, (p + 1) * P * H), P, H);
+        const vp = cache.valuePages[l][p];
+        const m = this.matMul({ dataId: vp.dataId, shape: [1, d, P], dtype: 'float32' }, pr);
+        const mv = b.typedArrayFromHeap(m) as Float32Array; // (d, H): column h is right in head h's rows
+        for (let j = 0; j < d; j++) attn[j] += mv[j * H + Math.floor(j / dh)];
+        free(b, m);
+        free(b, pr);
+      }
+      this.addLinear(x, attn, dw.attnOut[l].w, dw.attnOut[l].b);
+      // Feed-forward, its hidden layer left in the heap.
+      const h2 = this.upload(this.normalize(x, h), 1, d);
+      const hidden = this.matMul(h2, iw.ff1[l].w, iw.ff1[l].b, true);
+      free(b, h2);
+      const y = this.matMul(hidden, dw.ff2[l].w, dw.ff2[l].b);
+      free(b, hidden);
+      const yv = b.typedArrayFromHeap(y) as Float32Array;
+      for (let j = 0; j < d; j++) x[j] += yv[j];
+      free(b, y);
+    }
+    return this.heads(dw, x, h);
+  }
+
+  /** ALiBi bias then a softmax over the S words, per head; writes (S, H) into `probs`. */
+  private softmaxWithAlibi(scores: Float32Array, S: number, probs: Float32Array): void {
+    const H = this.H;
+    for (let hd = 0; hd < H; hd++) {
+      const m = this.slopes[hd];
+      let max = -Infinity;
+      for (let i = 0; i < S; i++) {
+        // As the plain step: the bias is a float32 table entry, added in float32.
+        const v = Math.fround(scores[i * H + hd] + Math.fround(-m * (S - 1 - i)));
+        scores[i * H + hd] = v;
+        if (v > max) max = v;
+      }
+      let sum = 0;
+      for (let i = 0; i < S; i++) {
+        const e = Math.exp(scores[i * H + hd] - max);
+        probs[i * H + hd] = e;
+        sum += e;
+      }
+      for (let i = 0; i < S; i++) probs[i * H + hd] /= sum;
+    }
+  }
+
+  /** The type head and both type-conditioned family heads, as CPTransformer.headsForLast. */
+  private heads(dw: DecodeWeights, x: Float32Array, h: Float32Array): Float32Array {
+    const b = this.backend;
+    const iw = dw.iw;
+    const d = this.d;
+    const hn = this.upload(this.normalize(x, h), 1, d);
+    const type = this.take(this.matMul(hn, iw.typeHead.w, iw.typeHead.b));
+    const condH = this.take(this.matMul(hn, iw.condHidden));
+    free(b, hn);
+    const byType = b.typedArrayFromHeap(iw.condByType) as Float32Array; // (2, d)
+    const cond = new Float32Array(2 * d);
+    for (let r = 0; r < 2; r++) for (let j = 0; j < d; j++) cond[r * d + j] = condH[j] + byType[r * d + j];
+    const ct = this.upload(cond, 2, d);
+    const fam = this.take(this.matMul(ct, dw.families.w, dw.families.b));
+    free(b, ct);
+    const out = new Float32Array(type.length + fam.length);
+    out.set(type);
+    out.set(fam, type.length);
+    return out;
+  }
+}

@@ -1,0 +1,119 @@
+// The wasm fast path (PagedKVCache + wasm-decode.ts) against the plain one (TensorKVCache,
+// tfjs ops), which every backend runs.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PagedKVCache } from '../src/engine/model/paged-kv-cache.ts';
+import { CPTransformer, type NextWordLogits } from '../src/engine/model/transformer.ts';
+import { OUTPUT_FAMILIES } from '../src/engine/model/weights.ts';
+import { TYPE } from '../src/engine/vocab.ts';
+import { engineBackend, maxAbsDiff, randomWords, tf, tinyConfig } from './helpers/engine-setup.ts';
+
+test.before(engineBackend);
+
+const TOL = 1e-5;
+
+function worstDiff(a: NextWordLogits, b: NextWordLogits): number {
+  let m = maxAbsDiff(a.type, b.type);
+  for (const t of [TYPE.METRICAL, TYPE.NOTE] as const) for (const f of OUTPUT_FAMILIES) m = Math.max(m, maxAbsDiff(a.given[t][f], b.given[t][f]));
+  return m;
+}
+
+// Context 300 spans two pages of 256, so page boundaries and the zero-padded last page
+// are crossed; 4 heads of 8 dims as in tinyConfig.
+const config = () => tinyConfig({ contextLength: 300, nKeep: 8 });
+
+test('on wasm, createCache() is paged unless the plain layout is asked for', () => {
+  const model = CPTransformer.create(config(), 1);
+  const a = model.createCache();
+  const b = model.createCache({ layout: 'tensors' });
+  assert.instance(a, PagedKVCache);
+  assert.not.instance(b, PagedKVCache);
+  a.dispose();
+  b.dispose();
+  model.dispose();
+});
+
+test('paged step() equals the plain step() at every position, through a slide', () => {
+  const model = CPTransformer.create(config(), 31);
+  const words = randomWords(340, 32);
+  const fast = model.createCache();
+  const plain = model.createCache({ layout: 'tensors' });
+  let worst = 0;
+  let moved = 0;
+  let prev: NextWordLogits | null = null;
+  for (const w of words) {
+    const a = model.step(fast, w);
+    const b = model.step(plain, w);
+    worst = Math.max(worst, worstDiff(a, b));
+    if (prev) moved = Math.max(moved, maxAbsDiff(prev.type, a.type));
+    prev = a;
+  }
+  assert.is(fast.slides, 1);
+  assert.equal(fast.words, plain.words);
+  assert.ok(worst < TOL, `max |paged - plain| = ${worst}`);
+  assert.ok(moved > 1e-3, 'logits vary, so the comparison can fail');
+  for (let l = 0; l < 2; l++) {
+    const [x, y] = [fast.arrays(l), plain.arrays(l)];
+    assert.ok(maxAbsDiff(x.keys.flat(), y.keys.flat()) < TOL && maxAbsDiff(x.values.flat(), y.values.flat()) < TOL, `layer ${l} cache`);
+  }
+  fast.dispose();
+  plain.dispose();
+  model.dispose();
+});
+
+test('paged prime, truncate, restore and clear match the plain cache', () => {
+  const model = CPTransformer.create(config(), 33);
+  const words = randomWords(420, 34);
+  const caches = [model.createCache(), model.createCache({ layout: 'tensors' })];
+  const run = (f: (c: (typeof caches)[number]) => NextWordLogits) => {
+    const [a, b] = caches.map(f);
+    assert.ok(worstDiff(a, b) < TOL, `diff ${worstDiff(a, b)}`);
+    assert.equal(caches[0].words, caches[1].words);
+  };
+  run((c) => model.prime(c, words.slice(0, 200)));
+  const snaps = caches.map((c) => c.snapshot());
+  run((c) => model.step(c, words[200]));
+  // Back into the second page: its tail must be re-zeroed before the next words use it.
+  caches.forEach((c) => c.truncate(130));
+  run((c) => model.step(c, words[201]));
+  run((c) => model.prime(c, words.slice(202, 260)));
+  caches.forEach((c, i) => c.restore(snaps[i]));
+  run((c) => model.step(c, words[260]));
+  run((c) => model.prime(c, words.slice(261, 420))); // past the window: slides inside prime
+  assert.ok(caches[0].slides >= 1);
+  caches.forEach((c) => c.clear());
+  run((c) => model.step(c, words[0]));
+  snaps.forEach((s) => s.dispose());
+  caches.forEach((c) => c.dispose());
+  model.dispose();
+});
+
+test('paged decoding leaks no tensors, and dispose frees its pages', () => {
+  const model = CPTransformer.create(config(), 35);
+  const before = tf.memory().numTensors;
+  const cache = model.createCache();
+  const words = randomWords(310, 36);
+  model.prime(cache, words.slice(0, 290));
+  const primed = tf.memory().numTensors;
+  for (const w of words.slice(290)) model.step(cache, w); // slides at 300
+  assert.ok(cache.slides === 1);
+  assert.is(tf.memory().numTensors, primed);
+  cache.dispose();
+  assert.is(tf.memory().numTensors, before);
+  model.dispose();
+});
+
+test('a paged cache refuses to step on another backend', async () => {
+  const model = CPTransformer.create(config(), 37);
+  const cache = model.createCache();
+  await tf.setBackend('cpu');
+  try {
+    assert.throws(() => model.step(cache, randomWords(1, 1)[0]), /wasm/);
+  } finally {
+    await tf.setBackend('wasm');
+  }
+  cache.dispose();
+  model.dispose();
+});
+
+test.run();
