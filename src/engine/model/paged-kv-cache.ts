@@ -140,13 +140,20 @@ export class PagedKVCache extends KVCache {
   }
 
   protected load(keys: (tf.Tensor2D | null)[], values: (tf.Tensor2D | null)[]): void {
+    // Straight from the snapshot's heap memory, page by page: a restore allocates nothing in
+    // JS, so it leaves no garbage for the next steps to collect.
     const n = keys[0]?.shape[0] ?? 0;
+    const { pageWords: P, dModel: d, backend: b } = this;
     this.reserve(n);
-    for (let l = 0; l < this.shape.nLayers; l++) {
-      if (n === 0) continue;
-      const rows = tf.tidy(() => tf.transpose(values[l]!)); // (n, dModel)
-      this.write(l, 0, keys[l]!.dataSync() as Float32Array, rows.dataSync() as Float32Array, n);
-      rows.dispose();
+    for (let l = 0; l < this.shape.nLayers && n > 0; l++) {
+      for (let p = 0; p * P < n; p++) {
+        const w = Math.min(P, n - p * P);
+        const k = b.typedArrayFromHeap(keys[l]!) as Float32Array; // (n, d)
+        (b.typedArrayFromHeap(this.keyPages[l][p]) as Float32Array).set(k.subarray(p * P * d, (p * P + w) * d));
+        const v = b.typedArrayFromHeap(values[l]!) as Float32Array; // (d, n)
+        const vp = b.typedArrayFromHeap(this.valuePages[l][p]) as Float32Array; // (d, P)
+        for (let j = 0; j < d; j++) vp.set(v.subarray(j * n + p * P, j * n + p * P + w), j * P);
+      }
     }
     this.zeroTail(n);
   }
