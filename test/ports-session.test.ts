@@ -23,7 +23,7 @@ test.after(() => model.dispose());
 
 function duetThroughLoop(echo: boolean) {
   const scheduler = new VirtualTimeScheduler();
-  const session = new DuetSession(model, { scheduler, seed: 5, settings: { tempoSource: 'fixed', bpm: 120, lookaheadMs: 80, aiChannel: 3 } });
+  const session = new DuetSession(model, { scheduler, seed: 2, settings: { tempoSource: 'fixed', bpm: 120, lookaheadMs: 80, aiChannel: 3 } });
   const daw = new FakePort('DAW loop', { loopback: { scheduler, delayMs: 5 } });
   const binding = bindSessionToPorts(session, { input: daw, output: daw, scheduler, logger: silentLogger, ...(echo ? {} : { echo: false }) });
   for (const n of scaleCall(1000)) {
@@ -59,7 +59,7 @@ test('control: without echo suppression the same loop feeds the answer back to t
 
 test('disposing mid-answer: panic bytes on the AI channel, no timer left, port closed', () => {
   const scheduler = new VirtualTimeScheduler();
-  const session = new DuetSession(model, { scheduler, seed: 5, settings: { tempoSource: 'fixed', bpm: 120, lookaheadMs: 80, aiChannel: 3 } });
+  const session = new DuetSession(model, { scheduler, seed: 2, settings: { tempoSource: 'fixed', bpm: 120, lookaheadMs: 80, aiChannel: 3 } });
   const port = new FakePort('Synth');
   const binding = bindSessionToPorts(session, { input: port, output: port, scheduler, logger: silentLogger });
   for (const n of scaleCall(1000)) {

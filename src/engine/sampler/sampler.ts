@@ -1,7 +1,7 @@
 // Draws a compound word one family at a time: type first, then the families that type
 // uses, each with its own temperature, top-p and top-k, under the grammar's masks.
 import { AntiphonError } from '../../errors.ts';
-import { BAR, CONTI, F, FAMILIES, TYPE, UNUSED, type Family, type Word } from '../vocab.ts';
+import { BAR, CONTI, F, FAMILIES, TYPE, UNUSED, tokenToBeat, type Family, type Word } from '../vocab.ts';
 import type { NextWordLogits } from '../model/transformer.ts';
 import type { Grammar } from './grammar.ts';
 import { Prng } from './prng.ts';
@@ -91,11 +91,11 @@ export class Sampler {
       const bb = this.sampleToken('barBeat', g.barBeat, grammar.allowedBarBeat());
       word[F.barBeat] = bb;
       // A Bar word is [Metrical, Bar, CONTI, CONTI]: its tempo and chord carry nothing.
-      word[F.tempo] = bb === BAR ? CONTI : this.sampleToken('tempo', g.tempo);
-      word[F.chord] = bb === BAR ? CONTI : this.sampleToken('chord', g.chord);
+      word[F.tempo] = bb === BAR ? CONTI : this.sampleToken('tempo', g.tempo, grammar.allowedTempo(tokenToBeat(bb)));
+      word[F.chord] = bb === BAR ? CONTI : this.sampleToken('chord', g.chord, grammar.allowedChord(tokenToBeat(bb)));
     } else if (type === TYPE.NOTE) {
       const g = logits.given[TYPE.NOTE];
-      word[F.pitch] = this.sampleToken('pitch', g.pitch);
+      word[F.pitch] = this.sampleToken('pitch', g.pitch, grammar.allowedPitch());
       word[F.duration] = this.sampleToken('duration', g.duration);
       word[F.velocity] = this.sampleToken('velocity', g.velocity);
     }
