@@ -107,11 +107,23 @@ export class PagedKVCache extends KVCache {
     for (let l = 0; l < this.shape.nLayers; l++) (this.backend.typedArrayFromHeap(this.valuePages[l][p]) as Float32Array).fill(0);
   }
 
+  /**
+   * The layer as two tensors, keys (n, dModel) and values transposed (dModel, n), for a batched
+   * prime. Kernels join the pages (memory copies in wasm): a word-by-word JS copy with the
+   * transpose cost a 900-word cache ~10 ms a prime.
+   */
   layer(l: number): LayerKV {
     const n = this.length;
     if (n === 0) return { keys: null, values: null };
-    const { keys, values } = this.read(l, 0, n);
-    return { keys: tf.tensor2d(keys, [n, this.dModel]), values: tf.transpose(tf.tensor2d(values, [n, this.dModel])) };
+    const pages = Math.ceil(n / this.pageWords);
+    return tf.tidy(() => {
+      const kp = this.keyPages[l].slice(0, pages);
+      const vp = this.valuePages[l].slice(0, pages);
+      const K = kp.length === 1 ? kp[0] : tf.concat(kp, 0);
+      const V = vp.length === 1 ? vp[0] : tf.concat(vp, 1);
+      // Copies, never views: the pages are written in place by later steps.
+      return { keys: tf.slice(K, [0, 0], [n, this.dModel]).clone(), values: tf.slice(V, [0, 0], [this.dModel, n]).clone() };
+    });
   }
 
   append(keys: tf.Tensor2D[], values: tf.Tensor2D[], words: readonly Word[]): void {
