@@ -45,8 +45,13 @@ const SUSTAIN = 64;
 /** The share of the silence threshold after which the answer is prepared. */
 const PREPARE_AT = 0.25;
 
-/** Default for DuetSessionOptions.workSliceWords. */
-export const DEFAULT_WORK_SLICE_WORDS = 8;
+/**
+ * Default for DuetSessionOptions.workSliceWords. A batched prime has a fixed cost that grows
+ * with the context (on wasm at 900 words: ~16 ms for 4 words, ~23 ms for 19), so small slices
+ * multiply the work: 32 leaves a pedalled bar whole and splits only long runs, such as the
+ * first call of a 'call'-tempo segment, primed at its phrase end.
+ */
+export const DEFAULT_WORK_SLICE_WORDS = 32;
 
 /** A valid workSliceWords, or E_SETTING naming it. */
 export function checkWorkSliceWords(n: number | undefined): number {

@@ -79,7 +79,7 @@ export interface DuetSessionOptions {
   statsSamples?: number;
   /**
    * Most words put into the cache in one uninterrupted piece of work while listening (default
-   * 8). Smaller pieces give other sessions in the thread their turn sooner; each model call
+   * 32). Smaller pieces give other sessions in the thread their turn sooner; each model call
    * has a fixed cost, so the total work grows as they shrink.
    */
   workSliceWords?: number;
