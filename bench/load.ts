@@ -69,6 +69,8 @@ export interface LoadBenchResult {
   /** How late this thread's timers ran (the server and the clients share it): p99 and max, ms. */
   serverLoopDelayP99Ms: number;
   serverLoopDelayMaxMs: number;
+  /** The three latest first answers: ms late, when their phrase ended (s into the run), which player. */
+  slowest: Array<{ ms: number; atS: number; player: number }>;
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
@@ -120,6 +122,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)))
 
 interface PlayerResult {
   latencies: number[];
+  /** When each latency's call ended, ms since the bench began. */
+  endedAt: number[];
   calls: number;
   answers: number;
   sent: number;
@@ -129,9 +133,9 @@ interface PlayerResult {
 type Msg = { type: string; [k: string]: unknown };
 
 /** One simulated musician: plays a call, waits for the answer to finish, again until `endAt`. */
-async function player(url: string, index: number, o: Required<Pick<LoadBenchOptions, 'bars' | 'bpm' | 'silenceMs' | 'answerTimeoutMs' | 'seed'>> & { settings: DuetSettingsInput; endAt: number }): Promise<PlayerResult> {
+async function player(url: string, index: number, o: Required<Pick<LoadBenchOptions, 'bars' | 'bpm' | 'silenceMs' | 'answerTimeoutMs' | 'seed'>> & { settings: DuetSettingsInput; endAt: number; startedAt: number }): Promise<PlayerResult> {
   const rand = rng(o.seed * 7919 + index * 104_729);
-  const result: PlayerResult = { latencies: [], calls: 0, answers: 0, sent: 0, lost: 0 };
+  const result: PlayerResult = { latencies: [], endedAt: [], calls: 0, answers: 0, sent: 0, lost: 0 };
   const ws = new WebSocket(url, { perMessageDeflate: false });
   const inbox: Msg[] = [];
   let wake: (() => void) | null = null;
@@ -225,6 +229,7 @@ async function player(url: string, index: number, o: Required<Pick<LoadBenchOpti
       const f: Msg & { arrivedAt: number; time: number } = first;
       result.answers++;
       result.latencies.push(f.arrivedAt - Math.max(phraseEnd, f.time - lookaheadMs));
+      result.endedAt.push(phraseEnd - o.startedAt);
     }
     // The last note-offs may trail the turn change a little.
     await silent(200);
@@ -284,6 +289,7 @@ export async function runLoadBench(opts: LoadBenchOptions = {}): Promise<LoadBen
           seed: opts.seed ?? 1,
           settings: opts.settings ?? {},
           endAt,
+          startedAt: endAt - durationMs,
         }),
       ),
     );
@@ -307,6 +313,10 @@ export async function runLoadBench(opts: LoadBenchOptions = {}): Promise<LoadBen
       // The histogram counts the sampling resolution in every delay; take it out.
       serverLoopDelayP99Ms: round(Math.max(0, loopDelay.percentile(99) / 1e6 - 5)),
       serverLoopDelayMaxMs: round(Math.max(0, loopDelay.max / 1e6 - 5)),
+      slowest: results
+        .flatMap((r, player) => r.latencies.map((ms, i) => ({ ms: round(ms), atS: round(r.endedAt[i] / 1000), player })))
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 3),
     };
     log(`load: ${JSON.stringify(out)}`);
     return out;

@@ -41,6 +41,12 @@ export interface AnswerDeps {
 /** Words per bar before an answer is cut as runaway (a model stuck on one step). */
 const MAX_WORDS_PER_BAR = 96;
 
+/**
+ * Words committed per task while answering: one, so a chord's notes or a run of metrical words
+ * never hold the thread for several model steps while another session's note is due.
+ */
+const PUMP_WORDS = 1;
+
 interface Sounding {
   note: number;
   channel: number;
@@ -142,7 +148,9 @@ export class Answer {
   private pump(): void {
     this.timer = null;
     try {
-      this.advance(true);
+      this.advance(true, PUMP_WORDS);
+      // The budget ran out with more words due now: the rest in the next task.
+      if (this.generating && !this.ended && !this.timer) this.timer = this.d.scheduler.schedule(() => this.pump(), 0);
     } catch (e) {
       this.d.onError(e);
       this.cut();
@@ -187,9 +195,10 @@ export class Answer {
           return;
         }
       }
-      this.commit(w, ms);
-      this.pending = null;
+      // A note goes out before its model step: the step is for the words after it.
       if (w[F.type] === TYPE.NOTE) this.sound(w, step, ms);
+      this.pending = null;
+      this.commit(w, ms);
     }
   }
 
