@@ -1,20 +1,11 @@
 // The live duet in virtual time: phrase ends, pauses, the pedal, barge-in, look-ahead, late
 // answers, note-off guarantees and memory.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { engineBackend } from './helpers/engine-setup.ts';
-import { DuetRig, scaleCall, tinyModel, type Emitted } from './helpers/duet.ts';
-import type { CPTransformer } from '../src/engine/model/transformer.ts';
+import { DuetRig, scaleCall, type Emitted, tinyModelSuite } from './helpers/duet.ts';
 import { DURATION_STEPS, F, TYPE } from '../src/engine/vocab.ts';
 
-const test = suite('duet session');
-let model: CPTransformer;
-test.before(async () => {
-  await engineBackend();
-  model = tinyModel();
-});
-test.after(() => model.dispose());
+const { test, tiny } = tinyModelSuite('duet session');
 
 const FIXED = { tempoSource: 'fixed' as const, bpm: 120 };
 const CALL_END = 1000 + 7 * 250 + 200; // last note-off of scaleCall(1000)
@@ -33,7 +24,7 @@ function assertBalanced(outs: Emitted[]): void {
 }
 
 test('a call is answered after the silence threshold, on the call grid, every note handed out a look-ahead early', () => {
-  const rig = new DuetRig(model, { seed: 2, settings: { ...FIXED, lookaheadMs: 80 } });
+  const rig = new DuetRig(tiny.model, { seed: 2, settings: { ...FIXED, lookaheadMs: 80 } });
   rig.play(scaleCall(1000));
   rig.run();
   const states = rig.of('state');
@@ -55,7 +46,7 @@ test('a call is answered after the silence threshold, on the call grid, every no
 
 test('the same seed gives the same answer; another seed another one', () => {
   const notes = (seed: number) => {
-    const rig = new DuetRig(model, { seed, settings: FIXED });
+    const rig = new DuetRig(tiny.model, { seed, settings: FIXED });
     rig.play(scaleCall(1000));
     rig.run();
     rig.session.dispose();
@@ -69,7 +60,7 @@ test('the same seed gives the same answer; another seed another one', () => {
 });
 
 test('a pause shorter than the threshold does not end the phrase; its speculative answer is taken back exactly', () => {
-  const rig = new DuetRig(model, { settings: FIXED });
+  const rig = new DuetRig(tiny.model, { settings: FIXED });
   rig.play(scaleCall(1000, 4));
   rig.play(scaleCall(1000 + 4 * 250 + 400, 4)); // a 450 ms gap (the last note-off to the next note-on)
   rig.run();
@@ -78,7 +69,7 @@ test('a pause shorter than the threshold does not end the phrase; its speculativ
   assert.is(rig.session.stats.rollbacks, 1, 'the answer prepared in the pause was taken back');
 
   // A session that never speculated in the pause (its threshold is long) holds the same call words.
-  const plain = new DuetRig(model, { settings: { ...FIXED, silenceMs: 2000 } });
+  const plain = new DuetRig(tiny.model, { settings: { ...FIXED, silenceMs: 2000 } });
   plain.play(scaleCall(1000, 4));
   plain.play(scaleCall(1000 + 4 * 250 + 400, 4));
   plain.run();
@@ -91,7 +82,7 @@ test('a pause shorter than the threshold does not end the phrase; its speculativ
 });
 
 test('the sustain pedal holds the phrase open', () => {
-  const rig = new DuetRig(model, { settings: FIXED });
+  const rig = new DuetRig(tiny.model, { settings: FIXED });
   rig.event(900, { type: 'cc', controller: 64, value: 127, channel: 0 });
   rig.play(scaleCall(1000, 4));
   rig.event(5000, { type: 'cc', controller: 64, value: 0, channel: 0 });
@@ -102,7 +93,7 @@ test('the sustain pedal holds the phrase open', () => {
 
 test('a pedal pressed before the first note lengthens the call\'s notes, as one pressed after it does', () => {
   const durations = (pedalAt: number) => {
-    const rig = new DuetRig(model, { settings: FIXED });
+    const rig = new DuetRig(tiny.model, { settings: FIXED });
     rig.event(pedalAt, { type: 'cc', controller: 64, value: 127, channel: 0 });
     rig.play(scaleCall(1000, 4));
     rig.event(3000, { type: 'cc', controller: 64, value: 0, channel: 0 });
@@ -118,7 +109,7 @@ test('a pedal pressed before the first note lengthens the call\'s notes, as one 
 });
 
 test('the hand-off controller ends the phrase at once', () => {
-  const rig = new DuetRig(model, { settings: { ...FIXED, handoffController: 67 } });
+  const rig = new DuetRig(tiny.model, { settings: { ...FIXED, handoffController: 67 } });
   rig.play(scaleCall(1000, 4));
   rig.event(2500, { type: 'cc', controller: 67, value: 127, channel: 0 });
   rig.run();
@@ -128,7 +119,7 @@ test('the hand-off controller ends the phrase at once', () => {
 });
 
 test('barge-in: the person plays over the answer; it stops at once, every AI note is switched off, the new notes are answered', () => {
-  const rig = new DuetRig(model, { seed: 11, settings: { ...FIXED, minBars: 4 } });
+  const rig = new DuetRig(tiny.model, { seed: 11, settings: { ...FIXED, minBars: 4 } });
   rig.play(scaleCall(1000));
   rig.run();
   const full = rig.of('noteon');
@@ -138,7 +129,7 @@ test('barge-in: the person plays over the answer; it stops at once, every AI not
   const cutAt = full[1].at + 1;
   assert.ok(cutAt < full[1].time);
 
-  const bi = new DuetRig(model, { seed: 11, settings: { ...FIXED, minBars: 4 } });
+  const bi = new DuetRig(tiny.model, { seed: 11, settings: { ...FIXED, minBars: 4 } });
   bi.play(scaleCall(1000));
   bi.play([{ at: cutAt, dur: 200, note: 50 }]);
   bi.run();
@@ -163,7 +154,7 @@ test('barge-in: the person plays over the answer; it stops at once, every AI not
 test('a late answer moves to the next beat', () => {
   const on = (late: boolean) => {
     let lateNow = false;
-    const rig: DuetRig = new DuetRig(model, {
+    const rig: DuetRig = new DuetRig(tiny.model, {
       seed: 21,
       settings: { ...FIXED, handoffController: 67 },
       // While preparing after the hand-off, each model call takes 10 s of (virtual) time.
@@ -190,13 +181,13 @@ test('a late answer moves to the next beat', () => {
 });
 
 test('every AI note-on gets its note-off when the session is disposed mid-answer, and on an error', () => {
-  const ref = new DuetRig(model, { seed: 11, settings: { ...FIXED, minBars: 4 } });
+  const ref = new DuetRig(tiny.model, { seed: 11, settings: { ...FIXED, minBars: 4 } });
   ref.play(scaleCall(1000));
   ref.run();
   const firstOn = ref.of('noteon')[0];
   ref.session.dispose();
 
-  const d = new DuetRig(model, { seed: 11, settings: { ...FIXED, minBars: 4 } });
+  const d = new DuetRig(tiny.model, { seed: 11, settings: { ...FIXED, minBars: 4 } });
   d.play(scaleCall(1000));
   d.at(firstOn.at + 1, () => d.session.dispose());
   d.run();
@@ -206,7 +197,7 @@ test('every AI note-on gets its note-off when the session is disposed mid-answer
 
   let calls = 0;
   let armed = false;
-  const e: DuetRig = new DuetRig(model, {
+  const e: DuetRig = new DuetRig(tiny.model, {
     seed: 11,
     settings: { ...FIXED, minBars: 4 },
     onModelCall: () => {
@@ -224,7 +215,7 @@ test('every AI note-on gets its note-off when the session is disposed mid-answer
 });
 
 test('garbage events are refused with an error and the session carries on; duplicates and stuck keys are survived', () => {
-  const rig = new DuetRig(model, { settings: FIXED });
+  const rig = new DuetRig(tiny.model, { settings: FIXED });
   rig.at(500, () => rig.session.push({ type: 'noteon', note: 200, velocity: 80, time: 500 } as never));
   rig.at(600, () => rig.session.push({ type: 'bogus', time: 600 } as never));
   rig.event(1000, { type: 'noteon', note: 60, velocity: 90 });
@@ -249,7 +240,7 @@ test('garbage events are refused with an error and the session carries on; dupli
 });
 
 test('settings change while running; a bad value is refused and changes nothing', () => {
-  const rig = new DuetRig(model, { settings: FIXED });
+  const rig = new DuetRig(tiny.model, { settings: FIXED });
   assert.throws(() => rig.session.update({ silenceMs: -5 }), (e: { code: string }) => e.code === 'E_SETTING');
   assert.throws(() => rig.session.update({ sampling: { pitch: { topP: 2 } } }), (e: { code: string; message: string }) => e.code === 'E_SETTING' && /pitch\.topP/.test(e.message));
   assert.throws(() => rig.session.update({ minBars: 9, maxBars: 8 }), (e: { code: string }) => e.code === 'E_SETTING');
@@ -265,8 +256,8 @@ test('settings change while running; a bad value is refused and changes nothing'
 
 test('a disposed session frees every tensor it made, and sessions share only the weights', () => {
   const before = tf.memory().numTensors;
-  const a = new DuetRig(model, { settings: FIXED });
-  const b = new DuetRig(model, { settings: FIXED, seed: 99 });
+  const a = new DuetRig(tiny.model, { settings: FIXED });
+  const b = new DuetRig(tiny.model, { settings: FIXED, seed: 99 });
   a.play(scaleCall(1000));
   b.play(scaleCall(1000, 3));
   a.run();
@@ -280,7 +271,7 @@ test('a disposed session frees every tensor it made, and sessions share only the
 });
 
 test('both parts go into the context: the person streams in as they play, the AI as it answers', () => {
-  const rig = new DuetRig(model, { settings: FIXED });
+  const rig = new DuetRig(tiny.model, { settings: FIXED });
   rig.play(scaleCall(1000));
   rig.run(2600); // mid-call, before the silence
   const mid = rig.session.contextWords;

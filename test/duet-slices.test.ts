@@ -1,31 +1,23 @@
 // Sliced model work while listening: queued words reach the cache in slices, each its own
 // scheduler task, with the same results as one batched call; a preparation cut short by the
 // person playing on is taken back exactly.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { engineBackend, randomWords } from './helpers/engine-setup.ts';
-import { DuetRig, scaleCall, tinyModel } from './helpers/duet.ts';
+import { randomWords } from './helpers/engine-setup.ts';
+import { DuetRig, scaleCall, tinyModelSuite } from './helpers/duet.ts';
 import { Timeline } from '../src/engine/duet/timeline.ts';
-import type { CPTransformer } from '../src/engine/model/transformer.ts';
 import { F, TYPE } from '../src/engine/vocab.ts';
 
-const test = suite('duet slices');
-let model: CPTransformer;
-test.before(async () => {
-  await engineBackend();
-  model = tinyModel();
-});
-test.after(() => model.dispose());
+const { test, tiny } = tinyModelSuite('duet slices');
 
 const FIXED = { tempoSource: 'fixed' as const, bpm: 120 };
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 
 test('words worked in slices reach the cache as one batched append would put them', () => {
   const words = randomWords(40, 11);
-  const whole = new Timeline(model);
+  const whole = new Timeline(tiny.model);
   whole.append(words);
-  const sliced = new Timeline(model);
+  const sliced = new Timeline(tiny.model);
   sliced.enqueue(words.slice(0, 25));
   sliced.enqueue(words.slice(25));
   assert.is(sliced.pending, 40);
@@ -52,7 +44,7 @@ test('words worked in slices reach the cache as one batched append would put the
 
 test('reading the next distributions or taking a mark settles the queue; a rollback drops queued words', () => {
   const words = randomWords(30, 12);
-  const t = new Timeline(model);
+  const t = new Timeline(tiny.model);
   t.append(words.slice(0, 10));
   const m = t.mark();
   const grammarBar = t.grammar.bar;
@@ -76,7 +68,7 @@ test('reading the next distributions or taking a mark settles the queue; a rollb
 
 test('a pedalled bar is put in the cache in slices, each a task of its own, and answered as an unsliced session answers', () => {
   const run = (slice: number) => {
-    const rig = new DuetRig(model, { seed: 2, settings: { ...FIXED, minBars: 2 }, workSliceWords: slice });
+    const rig = new DuetRig(tiny.model, { seed: 2, settings: { ...FIXED, minBars: 2 }, workSliceWords: slice });
     rig.event(900, { type: 'cc', controller: 64, value: 127, channel: 0 });
     rig.play(scaleCall(1000, 16, 125));
     let behind = -1;
@@ -109,14 +101,14 @@ test('the person plays on while the preparation is still in slices: it is taken 
   const before = tf.memory().numTensors;
   const CALL_END = 1000 + 3 * 250 + 200;
   const prepareAt = CALL_END + 600 * 0.25;
-  const rig = new DuetRig(model, { settings: FIXED, workSliceWords: 1 });
+  const rig = new DuetRig(tiny.model, { settings: FIXED, workSliceWords: 1 });
   rig.play(scaleCall(1000, 4));
   // Scheduled after the preparation's timer and before its later slices, at the same instant.
   rig.at(prepareAt - 1, () => rig.at(prepareAt, () => rig.session.push({ type: 'noteon', note: 72, velocity: 80, channel: 0, time: rig.scheduler.now() })));
   rig.event(prepareAt + 200, { type: 'noteoff', note: 72, channel: 0 });
   rig.run();
   assert.is(rig.session.stats.rollbacks, 1);
-  const plain = new DuetRig(model, { settings: { ...FIXED, silenceMs: 2000 } });
+  const plain = new DuetRig(tiny.model, { settings: { ...FIXED, silenceMs: 2000 } });
   plain.play(scaleCall(1000, 4));
   plain.event(prepareAt, { type: 'noteon', note: 72, velocity: 80, channel: 0 });
   plain.event(prepareAt + 200, { type: 'noteoff', note: 72, channel: 0 });
@@ -131,8 +123,8 @@ test('the person plays on while the preparation is still in slices: it is taken 
 });
 
 test('workSliceWords is checked', () => {
-  assert.throws(() => new DuetRig(model, { workSliceWords: 0 }), /workSliceWords/);
-  assert.throws(() => new DuetRig(model, { workSliceWords: 2.5 }), /workSliceWords/);
+  assert.throws(() => new DuetRig(tiny.model, { workSliceWords: 0 }), /workSliceWords/);
+  assert.throws(() => new DuetRig(tiny.model, { workSliceWords: 2.5 }), /workSliceWords/);
 });
 
 test.run();

@@ -1,25 +1,16 @@
 // Time in the duet: tempo from the call, MIDI clock following, the recording, and an hour of
 // play in virtual time with a sliding window.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import tm from '@tonejs/midi';
 import { Subject } from 'rxjs';
-import { engineBackend } from './helpers/engine-setup.ts';
-import { DuetRig, scaleCall, tinyModel, type PlayedNote } from './helpers/duet.ts';
+import { DuetRig, scaleCall, tinyModel, type PlayedNote, tinyModelSuite } from './helpers/duet.ts';
 import { estimateTempo } from '../src/engine/duet/tempo-estimate.ts';
 import { ClockGrid } from '../src/engine/duet/clock-grid.ts';
 import type { ClockEvent } from '../src/engine/duet/types.ts';
 import { recordingToMidi } from '../src/io/recording-midi.ts';
-import type { CPTransformer } from '../src/engine/model/transformer.ts';
 
-const test = suite('duet time');
-let model: CPTransformer;
-test.before(async () => {
-  await engineBackend();
-  model = tinyModel();
-});
-test.after(() => model.dispose());
+const { test, tiny } = tinyModelSuite('duet time');
 
 /** A rhythm of beats and half-beats at `bpm`, with a little human jitter. */
 function rhythm(bpm: number, pattern: number[], jitterMs = 8): number[] {
@@ -55,7 +46,7 @@ test('tempo from a call: quarter and eighth notes at several tempi, within 2%', 
 });
 
 test("'call' tempo: the answer lands on the grid of the call's own tempo", () => {
-  const rig = new DuetRig(model, { seed: 11, settings: { tempoSource: 'call', minBars: 2 } });
+  const rig = new DuetRig(tiny.model, { seed: 11, settings: { tempoSource: 'call', minBars: 2 } });
   // 90 BPM: beats of 666.7 ms; quarter and eighth notes.
   const onsets = rhythm(90, [1, 0.5, 0.5, 1, 1, 0.5, 0.5, 1, 1], 0);
   rig.play(onsets.map((at, i) => ({ at, dur: 200, note: 60 + (i % 5) })));
@@ -78,7 +69,7 @@ test("'call' tempo: the answer lands on the grid of the call's own tempo", () =>
 
 test('MIDI clock: tempo and bar grid follow the clock (24 pulses per quarter), start sets bar 1', () => {
   const clock = new Subject<ClockEvent>();
-  const rig = new DuetRig(model, { seed: 11, settings: { tempoSource: 'clock', bpm: 100, minBars: 2 } });
+  const rig = new DuetRig(tiny.model, { seed: 11, settings: { tempoSource: 'clock', bpm: 100, minBars: 2 } });
   rig.session.connectClock(clock);
   const pulse = 60000 / (132 * 24); // 132 BPM
   const startAt = 700;
@@ -117,7 +108,7 @@ test('ClockGrid: interpolates between pulses and ignores a pause as a tempo', ()
 });
 
 test('the recording holds both parts with their real timing and the tempo, and is a valid MIDI file at any moment', () => {
-  const rig = new DuetRig(model, { seed: 11, settings: { tempoSource: 'fixed', bpm: 120, minBars: 2 } });
+  const rig = new DuetRig(tiny.model, { seed: 11, settings: { tempoSource: 'fixed', bpm: 120, minBars: 2 } });
   const call = scaleCall(1000);
   rig.play(call);
   let midway: Uint8Array | null = null;

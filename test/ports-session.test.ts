@@ -2,28 +2,19 @@
 // output back in, as a DAW would: the whole path from bytes in to bytes out.
 
 import { VirtualTimeScheduler } from 'rxjs';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DuetSession } from '../src/engine/duet/session.ts';
-import type { CPTransformer } from '../src/engine/model/transformer.ts';
 import { bindSessionToPorts } from '../src/io/ports/bind-session.ts';
 import { FakePort } from '../src/io/ports/fake-port.ts';
 import { silentLogger } from '../src/io/ports/types.ts';
-import { scaleCall, tinyModel } from './helpers/duet.ts';
-import { engineBackend } from './helpers/engine-setup.ts';
+import { scaleCall, tinyModelSuite } from './helpers/duet.ts';
 import { advanceTo } from './helpers/port-contract.ts';
 
-const test = suite('ports with the real duet session');
-let model: CPTransformer;
-test.before(async () => {
-  await engineBackend();
-  model = tinyModel();
-});
-test.after(() => model.dispose());
+const { test, tiny } = tinyModelSuite('ports with the real duet session');
 
 function duetThroughLoop(echo: boolean) {
   const scheduler = new VirtualTimeScheduler();
-  const session = new DuetSession(model, { scheduler, seed: 2, settings: { tempoSource: 'fixed', bpm: 120, lookaheadMs: 80, aiChannel: 3 } });
+  const session = new DuetSession(tiny.model, { scheduler, seed: 2, settings: { tempoSource: 'fixed', bpm: 120, lookaheadMs: 80, aiChannel: 3 } });
   const daw = new FakePort('DAW loop', { loopback: { scheduler, delayMs: 5 } });
   const binding = bindSessionToPorts(session, { input: daw, output: daw, scheduler, logger: silentLogger, ...(echo ? {} : { echo: false }) });
   for (const n of scaleCall(1000)) {
@@ -59,7 +50,7 @@ test('control: without echo suppression the same loop feeds the answer back to t
 
 test('disposing mid-answer: panic bytes on the AI channel, no timer left, port closed', () => {
   const scheduler = new VirtualTimeScheduler();
-  const session = new DuetSession(model, { scheduler, seed: 2, settings: { tempoSource: 'fixed', bpm: 120, lookaheadMs: 80, aiChannel: 3 } });
+  const session = new DuetSession(tiny.model, { scheduler, seed: 2, settings: { tempoSource: 'fixed', bpm: 120, lookaheadMs: 80, aiChannel: 3 } });
   const port = new FakePort('Synth');
   const binding = bindSessionToPorts(session, { input: port, output: port, scheduler, logger: silentLogger });
   for (const n of scaleCall(1000)) {

@@ -1,11 +1,12 @@
 // A duet session on a tiny random model, driven in virtual time. Every output is kept with the
 // virtual moment it was emitted, so look-ahead and ordering can be checked.
 import { VirtualAction, VirtualTimeScheduler } from 'rxjs';
+import { suite } from 'uvu';
 import { CPTransformer } from '../../src/engine/model/transformer.ts';
 import { DuetSession } from '../../src/engine/duet/session.ts';
 import type { DuetOutput, DuetSessionOptions } from '../../src/engine/duet/types.ts';
 import type { NoteEvent } from '../../src/engine/note-events.ts';
-import { tinyConfig } from './engine-setup.ts';
+import { engineBackend, tinyConfig } from './engine-setup.ts';
 
 export type Emitted = DuetOutput & { at: number };
 /** A note event without its time (each member of the union keeps its own fields). */
@@ -69,6 +70,21 @@ export class DuetRig {
   turns(): string[] {
     return this.of('state').map((s) => s.turn);
   }
+}
+
+/**
+ * A uvu suite whose tests share one tiny model on the pinned backend (`tiny.model` inside a
+ * test), freed after the suite.
+ */
+export function tinyModelSuite(name: string) {
+  const test = suite(name);
+  const tiny = { model: null as unknown as CPTransformer };
+  test.before(async () => {
+    await engineBackend();
+    tiny.model = tinyModel();
+  });
+  test.after(() => tiny.model.dispose());
+  return { test, tiny };
 }
 
 /** A tiny model; the same seed gives the same weights. */
