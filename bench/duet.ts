@@ -17,6 +17,8 @@ import type { Latency } from './engine.ts';
 export interface DuetBench {
   duetModel: string;
   ingest: Latency;
+  /** The same calls played without the sustain pedal: words become final every half bar, a few at a time. */
+  ingestNoPedal: Latency;
   /** Each uninterrupted piece of the session's model work (ingest slices, preparation slices, answer pumps). */
   block: Latency;
   firstAnswer: Latency;
@@ -85,6 +87,7 @@ export async function runDuetBench(opts: {
   }
   const calls = opts.calls ?? 40;
   const ingest: number[] = [];
+  const ingestNoPedal: number[] = [];
   const block: number[] = [];
   const first: number[] = [];
   const cold: number[] = [];
@@ -94,7 +97,7 @@ export async function runDuetBench(opts: {
   let wordsGenerated = 0;
   const bpm = 96;
   const callMs = (16 * 60000) / bpm;
-  for (const mode of ['silence', 'handoff'] as const) {
+  for (const mode of ['silence', 'handoff', 'nopedal'] as const) {
     const scheduler = new VirtualTimeScheduler(VirtualAction, Infinity);
     const session = new DuetSession(model, {
       seed: 7,
@@ -110,6 +113,7 @@ export async function runDuetBench(opts: {
     for (let c = 0; c < calls / 2; c++) {
       const start = 1000 + c * cycle;
       for (const e of realisticCall(start, bpm, c)) {
+        if (mode === 'nopedal' && e.type === 'cc') continue;
         scheduler.schedule(() => session.push({ ...e, time: scheduler.now() }), e.time);
       }
       if (mode === 'handoff') {
@@ -119,6 +123,11 @@ export async function runDuetBench(opts: {
     scheduler.flush();
     if (errors.length) throw new Error(`the duet bench session reported: ${errors[0]}`);
     const s = session.stats;
+    if (mode === 'nopedal') {
+      ingestNoPedal.push(...s.ingestMs);
+      session.dispose();
+      continue;
+    }
     (mode === 'silence' ? first : cold).push(...s.firstAnswerMs);
     ingest.push(...s.ingestMs);
     block.push(...s.blockMs);
@@ -133,6 +142,7 @@ export async function runDuetBench(opts: {
   return {
     duetModel: name,
     ingest: latency(ingest),
+    ingestNoPedal: latency(ingestNoPedal),
     block: latency(block),
     firstAnswer: latency(first),
     firstAnswerCold: latency(cold),
