@@ -20,7 +20,7 @@ function worstDiff(a: NextWordLogits, b: NextWordLogits): number {
 
 // Context 300 spans two pages of 256, so page boundaries and the zero-padded last page
 // are crossed; 4 heads of 8 dims as in tinyConfig.
-const config = () => tinyConfig({ contextLength: 300, nKeep: 8 });
+const config = (over: Parameters<typeof tinyConfig>[0] = {}) => tinyConfig({ contextLength: 300, nKeep: 8, ...over });
 
 test('on wasm, createCache() is paged unless the plain layout is asked for', () => {
   const model = CPTransformer.create(config(), 1);
@@ -85,6 +85,69 @@ test('paged prime, truncate, restore and clear match the plain cache', () => {
   run((c) => model.step(c, words[0]));
   snaps.forEach((s) => s.dispose());
   caches.forEach((c) => c.dispose());
+  model.dispose();
+});
+
+test('paged prime equals the plain prime for runs of 1..40 words, across pages and slides', () => {
+  for (const nHeads of [4, 1]) {
+    const model = CPTransformer.create(config({ nHeads }), 41 + nHeads);
+    const words = randomWords(900, 42);
+    const fast = model.createCache();
+    const plain = model.createCache({ layout: 'tensors' });
+    let worst = 0;
+    let at = 0;
+    const sizes: number[] = [];
+    for (let i = 0; at < words.length; i++) {
+      const T = Math.min(1 + ((i * 17) % 40), words.length - at); // every size 1..40, shuffled
+      sizes.push(T);
+      const chunk = words.slice(at, at + T);
+      worst = Math.max(worst, worstDiff(model.prime(fast, chunk), model.prime(plain, chunk)));
+      at += T;
+    }
+    assert.ok(fast.slides >= 2, `slides ${fast.slides}`);
+    assert.equal(new Set(sizes.filter((t) => t < 40)).size, 39);
+    assert.equal(fast.words, plain.words);
+    assert.ok(worst < TOL, `H=${nHeads}: max |paged - plain| = ${worst}`);
+    for (let l = 0; l < 2; l++) {
+      const [x, y] = [fast.arrays(l), plain.arrays(l)];
+      assert.ok(maxAbsDiff(x.keys.flat(), y.keys.flat()) < TOL && maxAbsDiff(x.values.flat(), y.values.flat()) < TOL, `layer ${l} cache`);
+    }
+    fast.dispose();
+    plain.dispose();
+    model.dispose();
+  }
+});
+
+test('a paged prime that starts mid-page and ends past a page boundary matches the plain one', () => {
+  const model = CPTransformer.create(config(), 43);
+  const words = randomWords(299, 44);
+  const caches = [model.createCache(), model.createCache({ layout: 'tensors' })];
+  for (const [from, to] of [
+    [0, 250],
+    [250, 262], // crosses word 256
+    [262, 299], // fills the window to its last word
+  ]) {
+    const [a, b] = caches.map((c) => model.prime(c, words.slice(from, to)));
+    assert.ok(worstDiff(a, b) < TOL, `[${from}, ${to}): ${worstDiff(a, b)}`);
+  }
+  caches.forEach((c) => c.dispose());
+  model.dispose();
+});
+
+test('paged primes and steps keep no backend memory between calls', () => {
+  const model = CPTransformer.create(config(), 45);
+  const cache = model.createCache();
+  const words = randomWords(280, 46);
+  model.prime(cache, words.slice(0, 200));
+  model.step(cache, words[200]);
+  const ids = tf.backend().numDataIds();
+  for (let r = 0; r < 5; r++) {
+    model.prime(cache, words.slice(201, 201 + 7 * (r + 1)));
+    model.step(cache, words[270]);
+    cache.truncate(201);
+  }
+  assert.is(tf.backend().numDataIds(), ids);
+  cache.dispose();
   model.dispose();
 });
 

@@ -40,3 +40,20 @@ export function filled(backend: Wasm, shape: number[], value: number): TensorInf
   (backend.typedArrayFromHeap(out) as Float32Array).fill(value);
   return out;
 }
+
+/**
+ * A new tensor id over `shape` elements of `base`'s memory from element `offset`: no copy.
+ * Release it with dropView, never free (the memory is `base`'s). Ids are never reused, so a
+ * view may be a matMul's right-hand operand, provided its memory is not written while it lives.
+ */
+export function viewAt(backend: Wasm, base: TensorInfo, offset: number, shape: number[]): TensorInfo {
+  return backend.makeOutput(shape, 'float32', backend.getMemoryOffset(base.dataId) + offset * 4);
+}
+
+/** Unregisters a view (dropping any operator the backend cached for it) and keeps its memory. */
+export function dropView(backend: Wasm, t: TensorInfo): void {
+  const data = backend.dataIdMap.get(t.dataId);
+  if (!data) return;
+  backend.wasm.tfjs.disposeData(data.id);
+  backend.dataIdMap.delete(t.dataId);
+}

@@ -108,6 +108,15 @@ export class PagedKVCache extends KVCache {
   }
 
   /**
+   * Called by a batched prime before it writes words n..n+T-1: every column past them in the
+   * last page is zeroed here, the rest of those pages is overwritten by the block.
+   */
+  startBlock(n: number, T: number): void {
+    this.reserve(n + T);
+    this.zeroTail(n + T);
+  }
+
+  /**
    * The layer as two tensors, keys (n, dModel) and values transposed (dModel, n), for a batched
    * prime. Kernels join the pages (memory copies in wasm): a word-by-word JS copy with the
    * transpose cost a 900-word cache ~10 ms a prime.

@@ -310,13 +310,28 @@ export class CPTransformer {
 
   private decoder: { dw: DecodeWeights; run: WasmDecoder } | null = null;
 
-  private stepPaged(cache: PagedKVCache, word: Word): Float32Array {
+  private wasmDecoder(): { dw: DecodeWeights; run: WasmDecoder } {
     if (tf.getBackend() !== 'wasm') throw new AntiphonError('E_INTERNAL', 'a paged KV cache needs the wasm backend');
     const iw = this.inference();
     if (this.decoder?.dw.iw !== iw) this.decoder = { dw: decodeWeights(iw, this.weights, this.config.nLayers), run: new WasmDecoder(this.config) };
-    const x0 = this.embedRow(iw, word);
-    const flat = this.decoder.run.step(this.decoder.dw, cache, x0, cache.length);
+    return this.decoder;
+  }
+
+  private stepPaged(cache: PagedKVCache, word: Word): Float32Array {
+    const { dw, run } = this.wasmDecoder();
+    const flat = run.step(dw, cache, this.embedRow(dw.iw, word), cache.length);
     cache.words.push(word);
+    return flat;
+  }
+
+  /** A chunk through the wasm block pass, reading and writing the pages in place. */
+  private primePaged(cache: PagedKVCache, chunk: readonly Word[], withLogits: boolean): Float32Array | null {
+    const { dw, run } = this.wasmDecoder();
+    const d = this.config.dModel;
+    const x0 = new Float32Array(chunk.length * d);
+    chunk.forEach((w, i) => this.embedRow(dw.iw, w, x0.subarray(i * d, (i + 1) * d)));
+    const flat = run.prime(dw, cache, x0, cache.length, withLogits);
+    for (const w of chunk) cache.words.push(w);
     return flat;
   }
 
@@ -336,6 +351,11 @@ export class CPTransformer {
       const take = Math.min(words.length - at, this.config.contextLength - cache.length);
       const chunk = words.slice(at, at + take);
       const isLast = at + take === words.length;
+      if (cache instanceof PagedKVCache) {
+        flat = this.primePaged(cache, chunk, isLast) ?? flat;
+        at += take;
+        continue;
+      }
       const out = tf.tidy(() => this.blockPass(cache, chunk, isLast) as unknown as tf.TensorContainerObject) as unknown as ReturnType<
         CPTransformer['blockPass']
       >;

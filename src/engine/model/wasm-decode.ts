@@ -15,6 +15,7 @@ import { alibiSlopes } from './alibi.ts';
 import type { ModelConfig } from './config.ts';
 import type { InferenceWeights } from './inference-weights.ts';
 import type { PagedKVCache } from './paged-kv-cache.ts';
+import { attendBlock } from './wasm-attend.ts';
 import type { WeightMap } from './weights.ts';
 
 /** The weights a step reads, resolved once per InferenceWeights. */
@@ -96,9 +97,10 @@ export class WasmDecoder {
     return out;
   }
 
-  /** Residual += x @ W + b, through the backend. */
-  private addLinear(x: Float32Array, h: Float32Array, W: TensorInfo, bias: TensorInfo): void {
-    const y = this.matMul(this.upload(h, 1, h.length), W, bias);
+  /** Residual rows += a @ W + b, through the backend; frees `a`. */
+  private addLinear(x: Float32Array, a: TensorInfo, W: TensorInfo, bias: TensorInfo): void {
+    const y = this.matMul(a, W, bias);
+    free(this.backend, a);
     const v = this.backend.typedArrayFromHeap(y) as Float32Array;
     for (let j = 0; j < x.length; j++) x[j] += v[j];
     free(this.backend, y);
@@ -152,7 +154,7 @@ export class WasmDecoder {
         free(b, m);
         free(b, pr);
       }
-      this.addLinear(x, attn, dw.attnOut[l].w, dw.attnOut[l].b);
+      this.addLinear(x, this.upload(attn, 1, d), dw.attnOut[l].w, dw.attnOut[l].b);
       // Feed-forward, its hidden layer left in the heap.
       const h2 = this.upload(this.normalize(x, h), 1, d);
       const hidden = this.matMul(h2, iw.ff1[l].w, iw.ff1[l].b, true);
@@ -164,6 +166,44 @@ export class WasmDecoder {
       free(b, y);
     }
     return this.heads(dw, x, h);
+  }
+
+  /**
+   * Feeds T words (`x0`, their input embeddings, (T, dModel)) through every layer at words
+   * n..n+T-1 of `cache`, writing their keys and values in place (a batched prime); returns
+   * the last word's logits as step() does, or null when not asked for them.
+   */
+  prime(dw: DecodeWeights, cache: PagedKVCache, x0: Float32Array, n: number, withLogits: boolean): Float32Array | null {
+    const { d } = this;
+    const b = this.backend;
+    const iw = dw.iw;
+    const T = x0.length / d;
+    const x = new Float32Array(x0);
+    const h = new Float32Array(T * d);
+    const keys = new Float32Array(T * d);
+    const values = new Float32Array(T * d);
+    const normRows = () => {
+      for (let t = 0; t < T; t++) this.normalize(x.subarray(t * d, (t + 1) * d), h.subarray(t * d, (t + 1) * d));
+      return this.upload(h, T, d);
+    };
+    cache.startBlock(n, T);
+    for (let l = 0; l < this.config.nLayers; l++) {
+      const hIn = normRows();
+      const qkv = this.take(this.matMul(hIn, iw.qkv[l].w, iw.qkv[l].b)); // (T, 3d)
+      free(b, hIn);
+      for (let t = 0; t < T; t++) {
+        keys.set(qkv.subarray(t * 3 * d + d, t * 3 * d + 2 * d), t * d);
+        values.set(qkv.subarray(t * 3 * d + 2 * d, (t + 1) * 3 * d), t * d);
+      }
+      cache.write(l, n, keys, values, T);
+      const attn = attendBlock(b, cache, l, qkv, n, T, this.slopes);
+      this.addLinear(x, this.upload(attn, T, d), dw.attnOut[l].w, dw.attnOut[l].b);
+      const h2 = normRows();
+      const hidden = this.matMul(h2, iw.ff1[l].w, iw.ff1[l].b, true);
+      free(b, h2);
+      this.addLinear(x, hidden, dw.ff2[l].w, dw.ff2[l].b);
+    }
+    return withLogits ? this.heads(dw, x.subarray((T - 1) * d), h.subarray(0, d)) : null;
   }
 
   /** ALiBi bias then a softmax over the S words, per head; writes (S, H) into `probs`. */

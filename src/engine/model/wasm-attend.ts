@@ -1,0 +1,97 @@
+// Causal attention of a block of T new words over a paged cache (PagedKVCache), for a batched
+// prime on wasm: the cache is read where it lies, page by page, never joined into one tensor.
+//
+// Why per head: a head's queries against a page's keys is a (rows, dh) @ (dh, T) product, and
+// the fast matMul path takes 2-D operands only. The block-diagonal trick of the decode step
+// (every head in one product) costs H times the multiply-adds, which a block of T queries
+// can no longer hide. A key page holds heads side by side in each row, so it is transposed
+// to (H, rows, dh) first (one copy kernel); value pages are stored transposed, (dModel, P),
+// so a head's values are already a contiguous (dh, P) block. Heads and page slices are
+// handed to the kernels as views (viewAt), never copied.
+//
+// The big operand stays on the left. Right-hand operands (a head's queries, a page's slice
+// of the probabilities) are fresh ids made for this call, so the backend's per-id packed
+// operators can never be stale (GUIDE §4).
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { callOriginal } from '../kernels/original.ts';
+import { dropView, free, viewAt, type Wasm } from '../kernels/wasm-heap.ts';
+import { MASKED } from './alibi.ts';
+import type { PagedKVCache } from './paged-kv-cache.ts';
+
+const f32 = 'float32' as const;
+
+function matMul(b: Wasm, a: TensorInfo, w: TensorInfo): TensorInfo {
+  return callOriginal('_FusedMatMul', b, { a, b: w }, { transposeA: false, transposeB: false, activation: 'linear' });
+}
+
+/**
+ * Attention output (T, dModel) of queries `qkv` (rows of 3 * dModel, queries first) at words
+ * n..n+T-1 of layer `l`, whose keys and values are already written. Query t sees words 0..n+t.
+ */
+export function attendBlock(b: Wasm, cache: PagedKVCache, l: number, qkv: Float32Array, n: number, T: number, slopes: Float32Array): Float32Array {
+  const d = cache.dModel;
+  const H = slopes.length;
+  const dh = d / H;
+  const P = cache.pageWords;
+  const S = n + T;
+  const pages = Math.ceil(S / P);
+  const Sp = pages * P; // score rows padded to whole pages: the padding is masked to zero
+  const scale = Math.fround(1 / Math.sqrt(dh)); // as the plain path's float32 multiply
+  const qT: TensorInfo[] = [];
+  for (let h = 0; h < H; h++) {
+    const t0 = b.makeOutput([1, dh, T], f32);
+    const a = b.typedArrayFromHeap(t0) as Float32Array;
+    for (let t = 0; t < T; t++) for (let j = 0, o = t * 3 * d + h * dh; j < dh; j++) a[j * T + t] = Math.fround(qkv[o + j] * scale);
+    qT.push(t0);
+  }
+  // Scores with the ALiBi bias, one row of Sp per (head, query).
+  const logits = b.makeOutput([H * T, Sp], f32);
+  (b.typedArrayFromHeap(logits) as Float32Array).fill(MASKED);
+  for (let p = 0; p < pages; p++) {
+    const rows = Math.min(P, S - p * P);
+    const page = cache.keyPages[l][p];
+    const kt = callOriginal('Transpose', b, { x: { dataId: page.dataId, shape: [rows, H, dh], dtype: f32 } }, { perm: [1, 0, 2] });
+    for (let h = 0; h < H; h++) {
+      const ka = viewAt(b, kt, h * rows * dh, [1, rows, dh]);
+      const s = matMul(b, ka, qT[h]); // (rows, T)
+      dropView(b, ka);
+      const sv = b.typedArrayFromHeap(s) as Float32Array;
+      const out = b.typedArrayFromHeap(logits) as Float32Array; // after the malloc: the heap may have grown
+      const m = slopes[h];
+      for (let t = 0; t < T; t++) {
+        const q = n + t;
+        const row = (h * T + t) * Sp;
+        const last = Math.min(rows, q - p * P + 1); // causal: keys up to the query's own word
+        for (let r = 0; r < last; r++) {
+          const j = p * P + r;
+          // As the plain path: the bias is a float32 table entry, added in float32.
+          out[row + j] = Math.fround(sv[r * T + t] + Math.fround(-m * (q - j)));
+        }
+      }
+      free(b, s);
+    }
+    free(b, kt);
+  }
+  for (const t of qT) free(b, t);
+  const probs = callOriginal('Softmax', b, { logits }, { dim: 1 });
+  free(b, logits);
+  const pT = callOriginal('Transpose', b, { x: { dataId: probs.dataId, shape: [H, T, Sp], dtype: f32 } }, { perm: [0, 2, 1] }); // (H, Sp, T)
+  free(b, probs);
+  // Values: each head's rows of each value page times that page's probabilities.
+  const attn = new Float32Array(T * d);
+  for (let p = 0; p < pages; p++) {
+    const page = cache.valuePages[l][p];
+    for (let h = 0; h < H; h++) {
+      const va = viewAt(b, page, h * dh * P, [1, dh, P]);
+      const pr = viewAt(b, pT, (h * Sp + p * P) * T, [1, P, T]);
+      const m = matMul(b, va, pr); // (dh, T)
+      dropView(b, va);
+      dropView(b, pr);
+      const mv = b.typedArrayFromHeap(m) as Float32Array;
+      for (let j = 0; j < dh; j++) for (let t = 0, o = h * dh + j; t < T; t++) attn[t * d + o] += mv[j * T + t];
+      free(b, m);
+    }
+  }
+  free(b, pT);
+  return attn;
+}
