@@ -20,15 +20,34 @@ import type { PagedKVCache } from './paged-kv-cache.ts';
 
 const f32 = 'float32' as const;
 
+/**
+ * The ALiBi bias and causal mask of T queries at words n..n+T-1, (H * T, pages * P) rows of
+ * (head, query); the same for every layer, so a prime builds it once. Columns past the last
+ * word are masked: they are the zero padding of the last page.
+ */
+export function blockBias(slopes: Float32Array, n: number, T: number, Sp: number): Float32Array {
+  const H = slopes.length;
+  const v = new Float32Array(H * T * Sp).fill(MASKED);
+  for (let h = 0; h < H; h++) {
+    const m = slopes[h];
+    for (let t = 0, q = n; t < T; t++, q++) {
+      const row = (h * T + t) * Sp;
+      // As the plain path's table: the float32 value of -slope * distance.
+      for (let j = 0; j <= q; j++) v[row + j] = -m * (q - j);
+    }
+  }
+  return v;
+}
+
 function matMul(b: Wasm, a: TensorInfo, w: TensorInfo): TensorInfo {
   return callOriginal('_FusedMatMul', b, { a, b: w }, { transposeA: false, transposeB: false, activation: 'linear' });
 }
 
 /**
  * Attention output (T, dModel) of queries `qkv` (rows of 3 * dModel, queries first) at words
- * n..n+T-1 of layer `l`, whose keys and values are already written. Query t sees words 0..n+t.
+ * n..n+T-1 of layer `l`, whose keys and values are already written; `bias` is blockBias(...).
  */
-export function attendBlock(b: Wasm, cache: PagedKVCache, l: number, qkv: Float32Array, n: number, T: number, slopes: Float32Array): Float32Array {
+export function attendBlock(b: Wasm, cache: PagedKVCache, l: number, qkv: Float32Array, n: number, T: number, slopes: Float32Array, bias: Float32Array): Float32Array {
   const d = cache.dModel;
   const H = slopes.length;
   const dh = d / H;
@@ -44,9 +63,9 @@ export function attendBlock(b: Wasm, cache: PagedKVCache, l: number, qkv: Float3
     for (let t = 0; t < T; t++) for (let j = 0, o = t * 3 * d + h * dh; j < dh; j++) a[j * T + t] = Math.fround(qkv[o + j] * scale);
     qT.push(t0);
   }
-  // Scores with the ALiBi bias, one row of Sp per (head, query).
+  // Scores onto the bias: one row of Sp per (head, query).
   const logits = b.makeOutput([H * T, Sp], f32);
-  (b.typedArrayFromHeap(logits) as Float32Array).fill(MASKED);
+  (b.typedArrayFromHeap(logits) as Float32Array).set(bias);
   for (let p = 0; p < pages; p++) {
     const rows = Math.min(P, S - p * P);
     const page = cache.keyPages[l][p];
@@ -57,17 +76,8 @@ export function attendBlock(b: Wasm, cache: PagedKVCache, l: number, qkv: Float3
       dropView(b, ka);
       const sv = b.typedArrayFromHeap(s) as Float32Array;
       const out = b.typedArrayFromHeap(logits) as Float32Array; // after the malloc: the heap may have grown
-      const m = slopes[h];
-      for (let t = 0; t < T; t++) {
-        const q = n + t;
-        const row = (h * T + t) * Sp;
-        const last = Math.min(rows, q - p * P + 1); // causal: keys up to the query's own word
-        for (let r = 0; r < last; r++) {
-          const j = p * P + r;
-          // As the plain path: the bias is a float32 table entry, added in float32.
-          out[row + j] = Math.fround(sv[r * T + t] + Math.fround(-m * (q - j)));
-        }
-      }
+      // Masked entries get a score too: MASKED plus a score is still far below any real one.
+      for (let t = 0; t < T; t++) for (let r = 0, o = (h * T + t) * Sp + p * P; r < rows; r++) out[o + r] += sv[r * T + t];
       free(b, s);
     }
     free(b, kt);

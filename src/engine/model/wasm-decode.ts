@@ -15,7 +15,7 @@ import { alibiSlopes } from './alibi.ts';
 import type { ModelConfig } from './config.ts';
 import type { InferenceWeights } from './inference-weights.ts';
 import type { PagedKVCache } from './paged-kv-cache.ts';
-import { attendBlock } from './wasm-attend.ts';
+import { attendBlock, blockBias } from './wasm-attend.ts';
 import type { WeightMap } from './weights.ts';
 
 /** The weights a step reads, resolved once per InferenceWeights. */
@@ -187,6 +187,8 @@ export class WasmDecoder {
       return this.upload(h, T, d);
     };
     cache.startBlock(n, T);
+    const P = cache.pageWords;
+    const bias = blockBias(this.slopes, n, T, Math.ceil((n + T) / P) * P);
     for (let l = 0; l < this.config.nLayers; l++) {
       const hIn = normRows();
       const qkv = this.take(this.matMul(hIn, iw.qkv[l].w, iw.qkv[l].b)); // (T, 3d)
@@ -196,7 +198,7 @@ export class WasmDecoder {
         values.set(qkv.subarray(t * 3 * d + 2 * d, (t + 1) * 3 * d), t * d);
       }
       cache.write(l, n, keys, values, T);
-      const attn = attendBlock(b, cache, l, qkv, n, T, this.slopes);
+      const attn = attendBlock(b, cache, l, qkv, n, T, this.slopes, bias);
       this.addLinear(x, this.upload(attn, T, d), dw.attnOut[l].w, dw.attnOut[l].b);
       const h2 = normRows();
       const hidden = this.matMul(h2, iw.ff1[l].w, iw.ff1[l].b, true);
