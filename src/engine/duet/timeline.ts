@@ -13,8 +13,12 @@ import type { CPTransformer, NextWordLogits } from '../model/transformer.ts';
 import { Grammar } from '../sampler/grammar.ts';
 import { BAR, CONTI, F, STEPS_PER_BAR, TYPE, tokenToBeat, type Word } from '../vocab.ts';
 
-/** Runs up to this long are stepped word by word rather than primed. */
-const STEP_RUN = 3;
+/**
+ * Runs up to this long are stepped word by word rather than primed. On wasm a paged prime of 2
+ * words already costs about what 2 steps do (ctx 100: 3.4 vs 2.7 ms; ctx 900: 4.5 vs 6.4 ms)
+ * and 3 or more prime faster, so only a single word steps.
+ */
+const STEP_RUN = 1;
 
 export interface TimelineMark {
   readonly length: number;
@@ -87,7 +91,6 @@ export class Timeline {
     }
     if (!run.length) return [];
     this.queued -= run.length;
-    // A batched prime has a fixed cost of about three steps (measured on wasm), so short runs step.
     if (run.length <= STEP_RUN) for (const w of run) this.nextLogits = this.model.step(this.cache, w);
     else this.nextLogits = this.model.prime(this.cache, run);
     this.onModelCall();
