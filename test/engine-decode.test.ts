@@ -134,6 +134,43 @@ test('a paged prime that starts mid-page and ends past a page boundary matches t
   model.dispose();
 });
 
+test('the by-head layout follows steps, growth, truncate and restores into other caches', () => {
+  // A prime reads headKeys / headValues, which grow by doubling (64, 128, 256, 300 here) and are
+  // written by steps and slides too; a snapshot restored into a fresh or a larger cache
+  // must rebuild them.
+  const model = CPTransformer.create(config(), 47);
+  const words = randomWords(400, 48);
+  const fast = model.createCache() as PagedKVCache;
+  const plain = model.createCache({ layout: 'tensors' });
+  const both = (f: (c: typeof plain) => NextWordLogits, what: string) => {
+    const d = worstDiff(f(fast), f(plain));
+    assert.ok(d < TOL, `${what}: ${d}`);
+    assert.equal(fast.words, plain.words);
+  };
+  for (let i = 0; i < 70; i++) both((c) => model.step(c, words[i]), `step ${i}`); // grows 64 -> 128 by steps
+  both((c) => model.prime(c, words.slice(70, 75)), 'prime after steps');
+  assert.is(fast.headRows, 128);
+  const small = [fast.snapshot(), plain.snapshot()];
+  both((c) => model.prime(c, words.slice(75, 140)), 'prime growing to 256');
+  assert.is(fast.headRows, 256);
+  both((c) => model.prime(c, words.slice(140, 290)), 'prime growing to 300');
+  assert.is(fast.headRows, 300);
+  const big = [fast.snapshot(), plain.snapshot()];
+  fast.restore(small[0]); // smaller snapshot into the grown cache: stale columns past its length
+  plain.restore(small[1]);
+  both((c) => model.prime(c, words.slice(300, 307)), 'prime after restoring a smaller snapshot');
+  const fresh = model.createCache() as PagedKVCache; // a bigger snapshot into an empty cache
+  fresh.restore(big[0]);
+  plain.restore(big[1]);
+  const d = worstDiff(model.prime(fresh, words.slice(307, 320)), model.prime(plain, words.slice(307, 320)));
+  assert.ok(d < TOL, `fresh cache restored: ${d}`);
+  const d2 = worstDiff(model.prime(fresh, words.slice(320, 340)), model.prime(plain, words.slice(320, 340))); // slides
+  assert.ok(fresh.slides >= 1 && d2 < TOL, `after a slide: ${d2}`);
+  [...small, ...big].forEach((s) => s.dispose());
+  [fast, plain, fresh].forEach((c) => c.dispose());
+  model.dispose();
+});
+
 test('paged primes and steps keep no backend memory between calls', () => {
   const model = CPTransformer.create(config(), 45);
   const cache = model.createCache();

@@ -18,6 +18,20 @@ export const PAGE_WORDS = 256;
 
 export class PagedKVCache extends KVCache {
   readonly pageWords: number;
+  /**
+   * Per layer, the same keys and values again in one buffer each, for a batched prime
+   * (wasm-attend.ts), so that it attends with one matMul per head and product instead of one
+   * per page and head (and transposes no keys). Keys by head, (nHeads * headRows, dh): head h's
+   * word w is row h * headRows + w, so a head's first S keys are one contiguous (S, dh) block.
+   * Values transposed, (dModel, headRows), as one page headRows wide: a head's values are one
+   * contiguous (dh, headRows) block. headRows grows by doubling up to the context length;
+   * columns past the cache's length hold stale or zero values (finite), which the prime
+   * multiplies by probabilities of exactly zero. Memory: as much again as the pages at most,
+   * 2 * nLayers * contextLength * dModel floats (8 MiB for d256, L4, context 1024).
+   */
+  readonly headKeys: (tf.Tensor2D | null)[];
+  readonly headValues: (tf.Tensor2D | null)[];
+  private headRowsCap = 0;
   /** Per layer, per page: keys (P, dModel), rows are words. */
   readonly keyPages: tf.Tensor2D[][];
   /** Per layer, per page: values transposed (dModel, P), columns are words. */
@@ -26,8 +40,11 @@ export class PagedKVCache extends KVCache {
   constructor(
     shape: CacheShape,
     readonly dModel: number,
+    readonly nHeads = 1,
   ) {
     super(shape);
+    this.headKeys = Array.from({ length: shape.nLayers }, () => null);
+    this.headValues = Array.from({ length: shape.nLayers }, () => null);
     this.pageWords = Math.min(PAGE_WORDS, shape.contextLength);
     this.keyPages = Array.from({ length: shape.nLayers }, () => []);
     this.valuePages = Array.from({ length: shape.nLayers }, () => []);
@@ -37,16 +54,51 @@ export class PagedKVCache extends KVCache {
     return tf.backend() as Wasm;
   }
 
+  /** Rows per head in headKeys / headValues. */
+  get headRows(): number {
+    return this.headRowsCap;
+  }
+
   /** Makes sure pages exist for `n` words (new pages are zeroed). */
   reserve(n: number): void {
     const need = Math.ceil(n / this.pageWords);
     const d = this.dModel;
+    if (n > this.headRowsCap) this.growHeads(n);
     for (let l = 0; l < this.shape.nLayers; l++) {
       while (this.keyPages[l].length < need) {
         this.keyPages[l].push(tf.zeros([this.pageWords, d]));
         this.valuePages[l].push(tf.zeros([d, this.pageWords]));
       }
     }
+  }
+
+  /** Regrows the by-head layout to hold at least `n` words a head, keeping what it holds. */
+  private growHeads(n: number): void {
+    const cap = Math.max(n, Math.min(this.shape.contextLength, 2 ** Math.ceil(Math.log2(Math.max(n, 64)))));
+    const H = this.nHeads;
+    const dh = this.dModel / H;
+    const old = this.headRowsCap;
+    const b = this.backend;
+    const d = this.dModel;
+    for (let l = 0; l < this.shape.nLayers; l++) {
+      const keys = tf.zeros([H * cap, dh]) as tf.Tensor2D;
+      const values = tf.zeros([d, cap]) as tf.Tensor2D;
+      const pk = this.headKeys[l];
+      const pv = this.headValues[l];
+      if (pk && pv) {
+        let src = b.typedArrayFromHeap(pk) as Float32Array;
+        let dst = b.typedArrayFromHeap(keys) as Float32Array;
+        for (let h = 0; h < H; h++) dst.set(src.subarray(h * old * dh, (h + 1) * old * dh), h * cap * dh);
+        src = b.typedArrayFromHeap(pv) as Float32Array;
+        dst = b.typedArrayFromHeap(values) as Float32Array;
+        for (let j = 0; j < d; j++) dst.set(src.subarray(j * old, (j + 1) * old), j * cap);
+        pk.dispose();
+        pv.dispose();
+      }
+      this.headKeys[l] = keys;
+      this.headValues[l] = values;
+    }
+    this.headRowsCap = cap;
   }
 
   /**
@@ -66,6 +118,18 @@ export class PagedKVCache extends KVCache {
       const vp = b.typedArrayFromHeap(this.valuePages[l][p]) as Float32Array;
       for (let j = 0, o = t * d; j < d; j++) vp[j * P + c] = values[o + j];
     }
+    const H = this.nHeads;
+    const dh = d / H;
+    const R = this.headRowsCap;
+    const hk = b.typedArrayFromHeap(this.headKeys[l]!) as Float32Array;
+    const hv = b.typedArrayFromHeap(this.headValues[l]!) as Float32Array;
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < count; t++) {
+        const o = t * d + h * dh;
+        hk.set(keys.subarray(o, o + dh), (h * R + at + t) * dh);
+      }
+    }
+    for (let t = 0; t < count; t++) for (let j = 0, o = t * d, w = at + t; j < d; j++, w += R) hv[w] = values[o + j];
   }
 
   /** Reads `count` words from word `from` of layer `l`: keys and values, each (count, dModel). */
@@ -175,6 +239,18 @@ export class PagedKVCache extends KVCache {
         const vp = b.typedArrayFromHeap(this.valuePages[l][p]) as Float32Array; // (d, P)
         for (let j = 0; j < d; j++) vp.set(v.subarray(j * n + p * P, j * n + p * P + w), j * P);
       }
+      // And by head (see headKeys).
+      const H = this.nHeads;
+      const dh = d / H;
+      const R = this.headRowsCap;
+      const k = b.typedArrayFromHeap(keys[l]!) as Float32Array;
+      const v = b.typedArrayFromHeap(values[l]!) as Float32Array;
+      const hk = b.typedArrayFromHeap(this.headKeys[l]!) as Float32Array;
+      const hv = b.typedArrayFromHeap(this.headValues[l]!) as Float32Array;
+      for (let h = 0; h < H; h++) {
+        for (let w = 0; w < n; w++) hk.set(k.subarray(w * d + h * dh, w * d + (h + 1) * dh), (h * R + w) * dh);
+      }
+      for (let j = 0; j < d; j++) hv.set(v.subarray(j * n, (j + 1) * n), j * R);
     }
     this.zeroTail(n);
   }
@@ -182,5 +258,10 @@ export class PagedKVCache extends KVCache {
   protected freeAll(): void {
     for (const t of [...this.keyPages.flat(), ...this.valuePages.flat()]) t.dispose();
     for (const pages of [...this.keyPages, ...this.valuePages]) pages.length = 0;
+    for (const store of [this.headKeys, this.headValues]) {
+      for (let l = 0; l < store.length; l++) store[l]?.dispose();
+      store.fill(null);
+    }
+    this.headRowsCap = 0;
   }
 }

@@ -111,7 +111,7 @@ export class CPTransformer {
   createCache(opts: { layout?: 'auto' | 'tensors' } = {}): KVCache {
     const shape = { nLayers: this.config.nLayers, contextLength: this.config.contextLength, nKeep: this.config.nKeep };
     const paged = opts.layout !== 'tensors' && tf.getBackend() === 'wasm';
-    return paged ? new PagedKVCache(shape, this.config.dModel) : new TensorKVCache(shape);
+    return paged ? new PagedKVCache(shape, this.config.dModel, this.config.nHeads) : new TensorKVCache(shape);
   }
 
   private w(name: string): tf.Variable {

@@ -45,62 +45,50 @@ function matMul(b: Wasm, a: TensorInfo, w: TensorInfo): TensorInfo {
 
 /**
  * Attention output (T, dModel) of queries `qkv` (rows of 3 * dModel, queries first) at words
- * n..n+T-1 of layer `l`, whose keys and values are already written; `bias` is blockBias(...).
+ * n..n+T-1 of layer `l`, whose keys and values are already written; `bias` is
+ * blockBias(slopes, n, T, cache.headRows).
  */
 export function attendBlock(b: Wasm, cache: PagedKVCache, l: number, qkv: Float32Array, n: number, T: number, slopes: Float32Array, bias: Float32Array): Float32Array {
   const d = cache.dModel;
   const H = slopes.length;
   const dh = d / H;
-  const P = cache.pageWords;
   const S = n + T;
-  const pages = Math.ceil(S / P);
-  const Sp = pages * P; // score rows padded to whole pages: the padding is masked to zero
+  const R = cache.headRows; // score rows padded to the by-head buffers' width: the padding is masked to zero
+  const hk = cache.headKeys[l]!;
+  const hv = cache.headValues[l]!;
   const scale = Math.fround(1 / Math.sqrt(dh)); // as the plain path's float32 multiply
-  const qT: TensorInfo[] = [];
-  for (let h = 0; h < H; h++) {
-    const t0 = b.makeOutput([1, dh, T], f32);
-    const a = b.typedArrayFromHeap(t0) as Float32Array;
-    for (let t = 0; t < T; t++) for (let j = 0, o = t * 3 * d + h * dh; j < dh; j++) a[j * T + t] = Math.fround(qkv[o + j] * scale);
-    qT.push(t0);
-  }
-  // Scores onto the bias: one row of Sp per (head, query).
-  const logits = b.makeOutput([H * T, Sp], f32);
+  // Scores onto the bias: one row of R per (head, query); a head's keys are one (S, dh) block.
+  const logits = b.makeOutput([H * T, R], f32);
   (b.typedArrayFromHeap(logits) as Float32Array).set(bias);
-  for (let p = 0; p < pages; p++) {
-    const rows = Math.min(P, S - p * P);
-    const page = cache.keyPages[l][p];
-    const kt = callOriginal('Transpose', b, { x: { dataId: page.dataId, shape: [rows, H, dh], dtype: f32 } }, { perm: [1, 0, 2] });
-    for (let h = 0; h < H; h++) {
-      const ka = viewAt(b, kt, h * rows * dh, [1, rows, dh]);
-      const s = matMul(b, ka, qT[h]); // (rows, T)
-      dropView(b, ka);
-      const sv = b.typedArrayFromHeap(s) as Float32Array;
-      const out = b.typedArrayFromHeap(logits) as Float32Array; // after the malloc: the heap may have grown
-      // Masked entries get a score too: MASKED plus a score is still far below any real one.
-      for (let t = 0; t < T; t++) for (let r = 0, o = (h * T + t) * Sp + p * P; r < rows; r++) out[o + r] += sv[r * T + t];
-      free(b, s);
-    }
-    free(b, kt);
+  for (let h = 0; h < H; h++) {
+    const qT = b.makeOutput([1, dh, T], f32);
+    const a = b.typedArrayFromHeap(qT) as Float32Array;
+    for (let t = 0; t < T; t++) for (let j = 0, o = t * 3 * d + h * dh; j < dh; j++) a[j * T + t] = Math.fround(qkv[o + j] * scale);
+    const ka = viewAt(b, hk, h * R * dh, [1, S, dh]);
+    const s = matMul(b, ka, qT); // (S, T)
+    dropView(b, ka);
+    free(b, qT);
+    const sv = b.typedArrayFromHeap(s) as Float32Array;
+    const out = b.typedArrayFromHeap(logits) as Float32Array; // after the malloc: the heap may have grown
+    // Masked entries get a score too: MASKED plus a score is still far below any real one.
+    for (let t = 0; t < T; t++) for (let r = 0, o = (h * T + t) * R, i = t; r < S; r++, i += T) out[o + r] += sv[i];
+    free(b, s);
   }
-  for (const t of qT) free(b, t);
   const probs = callOriginal('Softmax', b, { logits }, { dim: 1 });
   free(b, logits);
-  const pT = callOriginal('Transpose', b, { x: { dataId: probs.dataId, shape: [H, T, Sp], dtype: f32 } }, { perm: [0, 2, 1] }); // (H, Sp, T)
+  const pT = callOriginal('Transpose', b, { x: { dataId: probs.dataId, shape: [H, T, R], dtype: f32 } }, { perm: [0, 2, 1] }); // (H, R, T)
   free(b, probs);
-  // Values: each head's rows of each value page times that page's probabilities.
+  // Values: a head's transposed values (dh, R) times its probabilities (R, T), zero past S.
   const attn = new Float32Array(T * d);
-  for (let p = 0; p < pages; p++) {
-    const page = cache.valuePages[l][p];
-    for (let h = 0; h < H; h++) {
-      const va = viewAt(b, page, h * dh * P, [1, dh, P]);
-      const pr = viewAt(b, pT, (h * Sp + p * P) * T, [1, P, T]);
-      const m = matMul(b, va, pr); // (dh, T)
-      dropView(b, va);
-      dropView(b, pr);
-      const mv = b.typedArrayFromHeap(m) as Float32Array;
-      for (let j = 0; j < dh; j++) for (let t = 0, o = h * dh + j; t < T; t++) attn[t * d + o] += mv[j * T + t];
-      free(b, m);
-    }
+  for (let h = 0; h < H; h++) {
+    const va = viewAt(b, hv, h * dh * R, [1, dh, R]);
+    const pr = viewAt(b, pT, h * R * T, [1, R, T]);
+    const m = matMul(b, va, pr); // (dh, T)
+    dropView(b, va);
+    dropView(b, pr);
+    const mv = b.typedArrayFromHeap(m) as Float32Array;
+    for (let j = 0; j < dh; j++) for (let t = 0, o = h * dh + j; t < T; t++) attn[t * d + o] = mv[j * T + t];
+    free(b, m);
   }
   free(b, pT);
   return attn;

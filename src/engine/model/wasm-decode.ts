@@ -187,8 +187,7 @@ export class WasmDecoder {
       return this.upload(h, T, d);
     };
     cache.startBlock(n, T);
-    const P = cache.pageWords;
-    const bias = blockBias(this.slopes, n, T, Math.ceil((n + T) / P) * P);
+    const bias = blockBias(this.slopes, n, T, cache.headRows);
     for (let l = 0; l < this.config.nLayers; l++) {
       const hIn = normRows();
       const qkv = this.take(this.matMul(hIn, iw.qkv[l].w, iw.qkv[l].b)); // (T, 3d)
