@@ -7,10 +7,12 @@
 // kernel calls with no engine in between, and the KV cache is written in place
 // (PagedKVCache) rather than concatenated. It computes the same function as the plain
 // step: test/engine-decode.test.ts checks both against each other and a full recompute.
+// Attention reads the cache's per-head buffers in place (paged-kv-cache.ts): per layer, one
+// matMul per head for the scores and one for all heads' values (a block-diagonal product).
 import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { callOriginal } from '../kernels/original.ts';
-import { free, type Wasm } from '../kernels/wasm-heap.ts';
+import { dropView, free, viewAt, type Wasm } from '../kernels/wasm-heap.ts';
 import { alibiSlopes } from './alibi.ts';
 import type { ModelConfig } from './config.ts';
 import type { InferenceWeights } from './inference-weights.ts';
@@ -114,46 +116,45 @@ export class WasmDecoder {
     const { d, H, dh } = this;
     const b = this.backend;
     const iw = dw.iw;
-    const P = cache.pageWords;
     const S = n + 1; // words attended to, the new one included
-    const pages = Math.ceil(S / P);
+    cache.startWord(n);
+    const R = cache.headRows; // after startWord: it may grow the buffers
     const x = new Float32Array(x0);
     const h = new Float32Array(d);
     const attn = new Float32Array(d);
-    const probs = new Float32Array(pages * P * H); // (pages * P, H), zero past S
+    const qh = new Float32Array(dh);
+    const probs = new Float32Array(R * H); // (R, H), zero past S
     const scale = Math.fround(1 / Math.sqrt(dh)); // as the plain step's float32 head mask
-    cache.startWord(n);
     for (let l = 0; l < this.config.nLayers; l++) {
       // Attention input and the new word's key and value.
       const hIn = this.upload(this.normalize(x, h), 1, d);
       const qkv = this.take(this.matMul(hIn, iw.qkv[l].w, iw.qkv[l].b));
       free(b, hIn);
       cache.write(l, n, qkv.subarray(d, 2 * d), qkv.subarray(2 * d), 1);
-      // Scores: each key page times the query spread into a (dModel, H) block-diagonal matrix.
-      const qBlock = new Float32Array(d * H);
-      for (let j = 0; j < d; j++) qBlock[j * H + Math.floor(j / dh)] = Math.fround(qkv[j] * scale);
-      const qT = this.upload(qBlock, d, H);
+      // Scores: each head's keys, one contiguous (S, dh) block, times its query.
+      const hk = cache.headKeys[l]!;
       const scores = new Float32Array(S * H);
-      for (let p = 0; p < pages; p++) {
-        const rows = Math.min(P, S - p * P);
-        const kp = cache.keyPages[l][p];
-        const s = this.matMul({ dataId: kp.dataId, shape: [1, rows, d], dtype: 'float32' }, qT);
-        scores.set(b.typedArrayFromHeap(s) as Float32Array, p * P * H);
+      for (let hd = 0; hd < H; hd++) {
+        for (let j = 0; j < dh; j++) qh[j] = Math.fround(qkv[hd * dh + j] * scale);
+        const qT = this.upload(qh, dh, 1);
+        const ka = viewAt(b, hk, hd * R * dh, [1, S, dh]);
+        const s = this.matMul(ka, qT);
+        dropView(b, ka);
+        free(b, qT);
+        const sv = b.typedArrayFromHeap(s) as Float32Array;
+        for (let i = 0; i < S; i++) scores[i * H + hd] = sv[i];
         free(b, s);
       }
-      free(b, qT);
       this.softmaxWithAlibi(scores, S, probs);
-      // Values: each transposed value page times its rows of the probabilities.
-      attn.fill(0);
-      for (let p = 0; p < pages; p++) {
-        const pr = this.upload(probs.subarray(p * P * H, (p + 1) * P * H), P, H);
-        const vp = cache.valuePages[l][p];
-        const m = this.matMul({ dataId: vp.dataId, shape: [1, d, P], dtype: 'float32' }, pr);
-        const mv = b.typedArrayFromHeap(m) as Float32Array; // (d, H): column h is right in head h's rows
-        for (let j = 0; j < d; j++) attn[j] += mv[j * H + Math.floor(j / dh)];
-        free(b, m);
-        free(b, pr);
-      }
+      // Values: the transposed values (dModel, R) times the probabilities (R, H), zero past S;
+      // column h of the product is right in head h's rows.
+      const pr = this.upload(probs, R, H);
+      const vt = cache.headValues[l]!;
+      const m = this.matMul({ dataId: vt.dataId, shape: [1, d, R], dtype: 'float32' }, pr);
+      free(b, pr);
+      const mv = b.typedArrayFromHeap(m) as Float32Array; // (d, H)
+      for (let j = 0; j < d; j++) attn[j] = mv[j * H + Math.floor(j / dh)];
+      free(b, m);
       this.addLinear(x, this.upload(attn, 1, d), dw.attnOut[l].w, dw.attnOut[l].b);
       // Feed-forward, its hidden layer left in the heap.
       const h2 = this.upload(this.normalize(x, h), 1, d);
