@@ -18,8 +18,9 @@ function worstDiff(a: NextWordLogits, b: NextWordLogits): number {
   return m;
 }
 
-// Context 300 spans two pages of 256, so page boundaries and the zero-padded last page
-// are crossed; 4 heads of 8 dims as in tinyConfig.
+// Context 300: the cache's buffers grow 64 -> 128 -> 256 -> 300 words a head, and columns
+// past the length hold zeros or stale values that the zero probabilities must cancel;
+// 4 heads of 8 dims as in tinyConfig.
 const config = (over: Parameters<typeof tinyConfig>[0] = {}) => tinyConfig({ contextLength: 300, nKeep: 8, ...over });
 
 test('on wasm, createCache() is paged unless the plain layout is asked for', () => {
@@ -73,7 +74,7 @@ test('paged prime, truncate, restore and clear match the plain cache', () => {
   run((c) => model.prime(c, words.slice(0, 200)));
   const snaps = caches.map((c) => c.snapshot());
   run((c) => model.step(c, words[200]));
-  // Back into the second page: its tail must be re-zeroed before the next words use it.
+  // Back to 130 words: the stale columns 130..200 must not leak into the next words.
   caches.forEach((c) => c.truncate(130));
   run((c) => model.step(c, words[201]));
   run((c) => model.prime(c, words.slice(202, 260)));
@@ -88,7 +89,7 @@ test('paged prime, truncate, restore and clear match the plain cache', () => {
   model.dispose();
 });
 
-test('paged prime equals the plain prime for runs of 1..40 words, across pages and slides', () => {
+test('paged prime equals the plain prime for runs of 1..40 words, across buffer growth and slides', () => {
   for (const nHeads of [4, 1]) {
     const model = CPTransformer.create(config({ nHeads }), 41 + nHeads);
     const words = randomWords(900, 42);
@@ -118,13 +119,13 @@ test('paged prime equals the plain prime for runs of 1..40 words, across pages a
   }
 });
 
-test('a paged prime that starts mid-page and ends past a page boundary matches the plain one', () => {
+test('a paged prime that starts mid-buffer and ends past a growth boundary matches the plain one', () => {
   const model = CPTransformer.create(config(), 43);
   const words = randomWords(299, 44);
   const caches = [model.createCache(), model.createCache({ layout: 'tensors' })];
   for (const [from, to] of [
     [0, 250],
-    [250, 262], // crosses word 256
+    [250, 262], // grows the buffers from 256 words to 300
     [262, 299], // fills the window to its last word
   ]) {
     const [a, b] = caches.map((c) => model.prime(c, words.slice(from, to)));
@@ -188,7 +189,7 @@ test('paged primes and steps keep no backend memory between calls', () => {
   model.dispose();
 });
 
-test('paged decoding leaks no tensors, and dispose frees its pages', () => {
+test('paged decoding leaks no tensors, and dispose frees its buffers', () => {
   const model = CPTransformer.create(config(), 35);
   const before = tf.memory().numTensors;
   const cache = model.createCache();

@@ -1,6 +1,6 @@
 // One session's attention memory. A cache owns its tensors and frees them in dispose().
 // Two layouts share one contract: TensorKVCache (here) keeps one tensor per layer and works
-// on every backend; PagedKVCache (paged-kv-cache.ts) writes into preallocated wasm pages.
+// on every backend; PagedKVCache (paged-kv-cache.ts) writes into preallocated wasm buffers.
 import * as tf from '@tensorflow/tfjs';
 import { AntiphonError } from '../../errors.ts';
 import type { Word } from '../vocab.ts';
@@ -117,7 +117,7 @@ export abstract class KVCache {
     const keys: (tf.Tensor2D | null)[] = [];
     const values: (tf.Tensor2D | null)[] = [];
     for (let l = 0; l < this.shape.nLayers; l++) {
-      // clone() of a plain layer shares its data; a paged layer is assembled afresh.
+      // clone() of a plain layer shares its data; a wasm layer is assembled afresh.
       const kv = tf.tidy(() => {
         const { keys: k, values: v } = this.layer(l);
         return [k ? tf.clone(k) : null, v ? tf.clone(v) : null].filter((t) => t) as tf.Tensor2D[];

@@ -327,7 +327,7 @@ export class CPTransformer {
     return flat;
   }
 
-  /** A chunk through the wasm block pass, reading and writing the pages in place. */
+  /** A chunk through the wasm block pass, reading and writing the cache's buffers in place. */
   private primePaged(cache: PagedKVCache, chunk: readonly Word[], withLogits: boolean): Float32Array | null {
     const { dw, run } = this.wasmDecoder();
     const d = this.config.dModel;
