@@ -136,7 +136,7 @@ test('a paged prime that starts mid-buffer and ends past a growth boundary match
 });
 
 test('the by-head layout follows steps, growth, truncate and restores into other caches', () => {
-  // A prime reads headKeys / headValues, which grow by doubling (64, 128, 256, 300 here) and are
+  // A prime reads headKeys / headValues, which grow (64, 128, 256, 300 here), narrow after a slide, and are
   // written by steps and slides too; a snapshot restored into a fresh or a larger cache
   // must rebuild them.
   const model = CPTransformer.create(config(), 47);
@@ -167,6 +167,9 @@ test('the by-head layout follows steps, growth, truncate and restores into other
   assert.ok(d < TOL, `fresh cache restored: ${d}`);
   const d2 = worstDiff(model.prime(fresh, words.slice(320, 340)), model.prime(plain, words.slice(320, 340))); // slides
   assert.ok(fresh.slides >= 1 && d2 < TOL, `after a slide: ${d2}`);
+  assert.ok(fresh.headRows < 300, `narrowed after the slide: ${fresh.headRows}`);
+  const d3 = worstDiff(model.prime(fresh, words.slice(340, 345)), model.prime(plain, words.slice(340, 345)));
+  assert.ok(d3 < TOL, `after narrowing: ${d3}`);
   [...small, ...big].forEach((s) => s.dispose());
   [fast, plain, fresh].forEach((c) => c.dispose());
   model.dispose();

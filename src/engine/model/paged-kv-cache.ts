@@ -14,9 +14,9 @@
 //   probabilities that are exactly zero past the last word. Columns past the cache's length
 //   hold zeros or stale values (always finite), never NaN.
 //
-// `rows` grows by doubling (from 64) up to the context length, copying what is held; it never
-// shrinks while the cache lives. Memory: 2 * nLayers * rows * dModel floats, at most 8 MiB
-// for d256, L4, context 1024.
+// `rows` grows (64, 128, 256, then by 256) up to the context length, copying what is held,
+// and narrows again after a slide. Memory: 2 * nLayers * rows * dModel floats, at most
+// 8 MiB for d256, L4, context 1024 (what the pages of 256 words took).
 // (The name is from its first layout, fixed pages of 256 words: a prime then made one matMul
 // call per page and head and transposed every key page, ~30 calls a layer against 8.)
 import * as tf from '@tensorflow/tfjs';
@@ -53,14 +53,29 @@ export class PagedKVCache extends KVCache {
     return this.rows;
   }
 
+  /**
+   * The buffer width for `n` words: powers of two up to 256, then multiples of 256, at most
+   * the context length. The value products run over the whole width, so it is kept within 255
+   * words of the length (doubling alone left 1024 columns for ~520 words after a slide, and
+   * prime and step at context 500 were slower than on the old pages).
+   */
+  private widthFor(n: number): number {
+    const w = n <= 256 ? 2 ** Math.ceil(Math.log2(Math.max(n, MIN_ROWS))) : Math.ceil(n / 256) * 256;
+    return Math.max(n, Math.min(this.shape.contextLength, w));
+  }
+
   /** Makes sure the buffers hold `n` words, growing them (with what they hold) if not. */
   reserve(n: number): void {
-    if (n <= this.rows) return;
-    const cap = Math.max(n, Math.min(this.shape.contextLength, 2 ** Math.ceil(Math.log2(Math.max(n, MIN_ROWS)))));
+    if (n > this.rows) this.resize(this.widthFor(n));
+  }
+
+  /** New buffers `cap` words a head wide, holding the first min(cap, old) words of the old. */
+  private resize(cap: number): void {
     const H = this.nHeads;
     const d = this.dModel;
     const dh = d / H;
     const old = this.rows;
+    const keep = Math.min(old, cap);
     const b = this.backend;
     for (let l = 0; l < this.shape.nLayers; l++) {
       const keys = tf.zeros([H * cap, dh]) as tf.Tensor2D;
@@ -71,10 +86,10 @@ export class PagedKVCache extends KVCache {
         // Views after the allocations: a malloc may grow (and detach) the heap.
         let src = b.typedArrayFromHeap(pk) as Float32Array;
         let dst = b.typedArrayFromHeap(keys) as Float32Array;
-        for (let h = 0; h < H; h++) dst.set(src.subarray(h * old * dh, (h + 1) * old * dh), h * cap * dh);
+        for (let h = 0; h < H; h++) dst.set(src.subarray(h * old * dh, (h * old + keep) * dh), h * cap * dh);
         src = b.typedArrayFromHeap(pv) as Float32Array;
         dst = b.typedArrayFromHeap(values) as Float32Array;
-        for (let j = 0; j < d; j++) dst.set(src.subarray(j * old, (j + 1) * old), j * cap);
+        for (let j = 0; j < d; j++) dst.set(src.subarray(j * old, j * old + keep), j * cap);
         pk.dispose();
         pv.dispose();
       }
@@ -160,6 +175,9 @@ export class PagedKVCache extends KVCache {
       const { keys, values } = this.read(l, from + count, rest);
       this.write(l, from, keys, values, rest);
     }
+    // A slide halves the words: narrow the buffers to match (see widthFor).
+    const w = this.widthFor(this.length - count);
+    if (w < this.rows) this.resize(w);
   }
 
   protected keepFirst(): void {
