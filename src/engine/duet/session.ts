@@ -47,8 +47,8 @@ const PREPARE_AT = 0.25;
 
 /**
  * Default for DuetSessionOptions.workSliceWords. A batched prime has a fixed cost that grows
- * with the context (on wasm at 900 words: ~16 ms for 4 words, ~23 ms for 19), so small slices
- * multiply the work: 32 leaves a pedalled bar whole and splits only long runs, such as the
+ * with the context (on wasm at 900 words: ~4-6 ms for 4 words, ~12-14 ms for 19), so small
+ * slices multiply the work: 32 leaves a pedalled bar whole and splits only long runs, such as the
  * first call of a 'call'-tempo segment, primed at its phrase end.
  */
 export const DEFAULT_WORK_SLICE_WORDS = 32;
