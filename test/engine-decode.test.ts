@@ -2,6 +2,7 @@
 // tfjs ops), which every backend runs.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { KVCache } from '../src/engine/model/kv-cache.ts';
 import { PagedKVCache } from '../src/engine/model/paged-kv-cache.ts';
 import { CPTransformer, type NextWordLogits } from '../src/engine/model/transformer.ts';
 import { OUTPUT_FAMILIES } from '../src/engine/model/weights.ts';
@@ -23,6 +24,16 @@ function worstDiff(a: NextWordLogits, b: NextWordLogits): number {
 // 4 heads of 8 dims as in tinyConfig.
 const config = (over: Parameters<typeof tinyConfig>[0] = {}) => tinyConfig({ contextLength: 300, nKeep: 8, ...over });
 
+
+/** Both caches hold the same keys and values in every layer (then both are freed). */
+function assertSameCacheThenDispose(fast: KVCache, plain: KVCache): void {
+  for (let l = 0; l < 2; l++) {
+    const [x, y] = [fast.arrays(l), plain.arrays(l)];
+    assert.ok(maxAbsDiff(x.keys.flat(), y.keys.flat()) < TOL && maxAbsDiff(x.values.flat(), y.values.flat()) < TOL, `layer ${l} cache`);
+  }
+  fast.dispose();
+  plain.dispose();
+}
 test('on wasm, createCache() is paged unless the plain layout is asked for', () => {
   const model = CPTransformer.create(config(), 1);
   const a = model.createCache();
@@ -53,12 +64,7 @@ test('paged step() equals the plain step() at every position, through a slide', 
   assert.equal(fast.words, plain.words);
   assert.ok(worst < TOL, `max |paged - plain| = ${worst}`);
   assert.ok(moved > 1e-3, 'logits vary, so the comparison can fail');
-  for (let l = 0; l < 2; l++) {
-    const [x, y] = [fast.arrays(l), plain.arrays(l)];
-    assert.ok(maxAbsDiff(x.keys.flat(), y.keys.flat()) < TOL && maxAbsDiff(x.values.flat(), y.values.flat()) < TOL, `layer ${l} cache`);
-  }
-  fast.dispose();
-  plain.dispose();
+  assertSameCacheThenDispose(fast, plain);
   model.dispose();
 });
 
@@ -109,12 +115,7 @@ test('paged prime equals the plain prime for runs of 1..40 words, across buffer 
     assert.equal(new Set(sizes.filter((t) => t < 40)).size, 39);
     assert.equal(fast.words, plain.words);
     assert.ok(worst < TOL, `H=${nHeads}: max |paged - plain| = ${worst}`);
-    for (let l = 0; l < 2; l++) {
-      const [x, y] = [fast.arrays(l), plain.arrays(l)];
-      assert.ok(maxAbsDiff(x.keys.flat(), y.keys.flat()) < TOL && maxAbsDiff(x.values.flat(), y.values.flat()) < TOL, `layer ${l} cache`);
-    }
-    fast.dispose();
-    plain.dispose();
+    assertSameCacheThenDispose(fast, plain);
     model.dispose();
   }
 });
