@@ -4,6 +4,7 @@ import type { ScoreNote } from '../src/engine/score.ts';
 import {
   densityError,
   distinctNgramShare,
+  harmonyRepeatShare,
   histogramDistance,
   inKeyShare,
   notesBetween,
@@ -70,6 +71,20 @@ test('distinct 4-grams: 1 with no repeats, low for a loop, null when too short',
   close(distinctNgramShare([60, 62, 60, 62, 60, 62, 60, 62, 60, 62])!, 2 / 7);
   assert.is(distinctNgramShare([60, 60, 60, 60]), 1); // one 4-gram, and it is distinct
   assert.is(distinctNgramShare([60, 62, 64]), null);
+});
+
+test('harmony repeat: the share of half-bar chords whose root the primer had one phrase earlier', () => {
+  // A one-bar primer: C major for half a bar, then A minor (whole-note triads, 8 steps each).
+  const triad = (step: number, root: number, third: number) => [note(step, root, 7), note(step, root + third, 7), note(step, root + 7, 7)];
+  const primer = [...triad(0, 60, 4), ...triad(8, 57, 3)];
+  const same = [...triad(16, 48, 4), ...triad(24, 69, 3)]; // the same roots, other octaves and voicing
+  assert.is(harmonyRepeatShare(same, primer, 16, 1), 1);
+  const swapped = [...triad(16, 57, 3), ...triad(24, 60, 4)];
+  assert.is(harmonyRepeatShare(swapped, primer, 16, 1), 0);
+  const half = [...triad(16, 60, 4), ...triad(24, 62, 3)];
+  assert.is(harmonyRepeatShare(half, primer, 16, 1), 0.5);
+  assert.is(harmonyRepeatShare([], primer, 16, 1), null, 'no chord in the continuation');
+  assert.is(harmonyRepeatShare(same, primer, 16, 2), null, 'a phrase longer than the primer has nothing to compare with');
 });
 
 test('pitch sequence is in sounding order; notesBetween keeps onsets in [from, to)', () => {

@@ -17,7 +17,7 @@ let store = '';
 let checkpoints = '';
 let index: StoreIndex;
 
-const MEASURES = ['pitchClass', 'onset', 'density', 'notesPerBar', 'inKey', 'distinct4'];
+const MEASURES = ['pitchClass', 'onset', 'density', 'notesPerBar', 'inKey', 'distinct4', 'harmonyRepeat'];
 
 async function tinyModel(dir: string, seed: number, notes?: string): Promise<void> {
   const model = CPTransformer.create(tinyConfig(), seed);
@@ -78,7 +78,9 @@ test('judge --json over a checkpoints folder: every model, the two peers, the do
   }
   // the echo of a song's bars 0-1 is judged against its bars 2-3; the reference has its own density
   assert.ok(j.reference.notesPerBar.mean > 0);
-  assert.equal(Object.keys(j.reference).sort(), ['distinct4', 'inKey', 'notesPerBar']);
+  assert.equal(Object.keys(j.reference).sort(), ['distinct4', 'harmonyRepeat', 'inKey', 'notesPerBar']);
+  // real pop songs come back to their harmony: some of bars 2-3's chords have the roots of bars 0-1's
+  assert.ok(j.reference.harmonyRepeat.mean > 0 && j.reference.harmonyRepeat.mean <= 1, JSON.stringify(j.reference.harmonyRepeat));
   // the same seed gives the same report
   const again = await cli(...args('--model', checkpoints, '--val-fraction', '1', '--json'));
   assert.is(withoutTimes(again.out), withoutTimes(r.out));

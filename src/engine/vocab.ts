@@ -57,6 +57,8 @@ export type ChordQuality = (typeof CHORD_QUALITIES)[number];
 export const PITCH_CLASSES = ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B'] as const;
 export const NO_CHORD = 1;
 export const chordToken = (root: number, quality: number): number => 2 + root * CHORD_QUALITIES.length + quality;
+/** The root pitch class (0-11) of a chord token; only for tokens that name a chord. */
+export const chordRoot = (token: number): number => Math.floor((token - 2) / CHORD_QUALITIES.length);
 export function chordName(token: number): string {
   if (token === CONTI) return 'CONTI';
   if (token === NO_CHORD) return 'N';

@@ -2,8 +2,9 @@
 // docs/judging.md defines them and says which direction is better. Notes are ScoreNotes with
 // absolute grid steps; callers pass only the notes inside the judged bars.
 
+import { CHORD_WINDOW_STEPS, recognizeChord } from '../../engine/chords.ts';
 import type { ScoreNote } from '../../engine/score.ts';
-import { STEPS_PER_BAR } from '../../engine/vocab.ts';
+import { NO_CHORD, STEPS_PER_BAR, chordRoot } from '../../engine/vocab.ts';
 import { scalePitchClasses, type Key } from './key.ts';
 
 /** 12 bins, one per pitch class, counting notes, normalised to sum 1 (all zeros for no notes). */
@@ -69,6 +70,27 @@ export function distinctNgramShare(seq: readonly number[], n = 4): number | null
   const seen = new Set<string>();
   for (let i = 0; i < total; i++) seen.add(seq.slice(i, i + n).join(','));
   return seen.size / total;
+}
+
+/**
+ * Does the continuation come back to the song's harmony? The share of its half-bar chord windows
+ * (from step `from`, for `bars` bars) whose chord has the root of the primer's chord one phrase
+ * (`bars` bars) earlier; windows where either side holds no chord, or the earlier one falls
+ * before the primer, are skipped; null when none is left. Chords as the encoder recognizes them.
+ */
+export function harmonyRepeatShare(notes: readonly ScoreNote[], primer: readonly ScoreNote[], from: number, bars: number): number | null {
+  const back = bars * STEPS_PER_BAR;
+  let hits = 0;
+  let windows = 0;
+  for (let s = from; s < from + back; s += CHORD_WINDOW_STEPS) {
+    if (s - back < 0) continue;
+    const now = recognizeChord(notes, s);
+    const then = recognizeChord(primer, s - back);
+    if (now === NO_CHORD || then === NO_CHORD) continue;
+    windows++;
+    if (chordRoot(now) === chordRoot(then)) hits++;
+  }
+  return windows ? hits / windows : null;
 }
 
 /** The notes with onsets in [from, to) steps. */

@@ -10,6 +10,7 @@ const COLUMNS: Array<{ measure: Measure; title: string; digits: number }> = [
   { measure: 'notesPerBar', title: 'notes/bar', digits: 1 },
   { measure: 'inKey', title: 'in key', digits: 3 },
   { measure: 'distinct4', title: 'distinct 4g', digits: 3 },
+  { measure: 'harmonyRepeat', title: 'harmony rep', digits: 3 },
 ];
 
 const TITLES: Record<(typeof HISTOGRAM_MEASURES)[number], string> = { pitchClass: 'pitch classes', onset: 'onsets' };
@@ -39,7 +40,7 @@ export function formatReport(r: JudgeReport): string[] {
   lines.push(
     '',
     'pc dist, onset dist: total variation distance of the pitch-class / onset-position histograms to the real bars (0 best, 1 disjoint)',
-    'density err: |log2((notes + 1) / (real notes + 1))| (0 best); notes/bar, in key, distinct 4g: nearer the reference row is better',
+    'density err: |log2((notes + 1) / (real notes + 1))| (0 best); notes/bar, in key, distinct 4g, harmony rep: nearer the reference row is better',
   );
   for (const s of r.systems) {
     if (!s.vsMarkov) continue;

@@ -22,6 +22,7 @@ import { markovContinuation } from './markov.ts';
 import {
   densityError,
   distinctNgramShare,
+  harmonyRepeatShare,
   histogramDistance,
   inKeyShare,
   notesBetween,
@@ -31,12 +32,12 @@ import {
 } from './metrics.ts';
 import { pairedDifference, summarize, type Stat } from './stats.ts';
 
-export const MEASURES = ['pitchClass', 'onset', 'density', 'notesPerBar', 'inKey', 'distinct4'] as const;
+export const MEASURES = ['pitchClass', 'onset', 'density', 'notesPerBar', 'inKey', 'distinct4', 'harmonyRepeat'] as const;
 export type Measure = (typeof MEASURES)[number];
 /** The measures on which a model should beat the Markov peer. */
 export const HISTOGRAM_MEASURES = ['pitchClass', 'onset'] as const;
 /** The measures the real bars have too (the others are distances to them). */
-export const REFERENCE_MEASURES = ['notesPerBar', 'inKey', 'distinct4'] as const;
+export const REFERENCE_MEASURES = ['notesPerBar', 'inKey', 'distinct4', 'harmonyRepeat'] as const;
 
 export type SongScores = Record<Measure, number | null>;
 
@@ -149,7 +150,7 @@ export function songSeed(seed: number, song: number, stream: number): number {
 }
 
 /** Every measure of one continuation (its notes in the judged bars) against the song's real bars. */
-export function scoreContinuation(notes: readonly ScoreNote[], c: JudgeCase, key: Key | null, bars: number): SongScores {
+export function scoreContinuation(notes: readonly ScoreNote[], c: JudgeCase, key: Key | null, primerBars: number, bars: number): SongScores {
   return {
     pitchClass: histogramDistance(pitchClassHistogram(notes), pitchClassHistogram(c.reference)),
     onset: histogramDistance(onsetHistogram(notes), onsetHistogram(c.reference)),
@@ -157,6 +158,7 @@ export function scoreContinuation(notes: readonly ScoreNote[], c: JudgeCase, key
     notesPerBar: notes.length / bars,
     inKey: inKeyShare(notes, key),
     distinct4: distinctNgramShare(pitchSequence(notes), 4),
+    harmonyRepeat: harmonyRepeatShare(notes, c.primerNotes, primerBars * STEPS_PER_BAR, bars),
   };
 }
 
@@ -210,7 +212,7 @@ export async function judge(opts: JudgeOptions, hooks: JudgeHooks = {}): Promise
           const added = continueWords(model, c.primer, sampler, { bars: opts.bars, maxWords: opts.maxWords });
           if (added.length >= opts.maxWords) hit++;
           const notes = notesBetween(decodeWords([...c.primer, ...added]).notes, from, to);
-          scores.push(scoreContinuation(notes, c, keys[i], opts.bars));
+          scores.push(scoreContinuation(notes, c, keys[i], opts.primerBars, opts.bars));
           bar?.tick(names[m]);
         }
       } finally {
@@ -228,7 +230,7 @@ export async function judge(opts: JudgeOptions, hooks: JudgeHooks = {}): Promise
 
   const peer = (name: 'echo' | 'markov', make: (c: JudgeCase) => ScoreNote[]): void => {
     const t0 = performance.now();
-    const scores = held.cases.map((c, i) => scoreContinuation(notesBetween(make(c), from, to), c, keys[i], opts.bars));
+    const scores = held.cases.map((c, i) => scoreContinuation(notesBetween(make(c), from, to), c, keys[i], opts.primerBars, opts.bars));
     perSong.set(name, scores);
     systems.push({ name, kind: name, measures: summarizeAll(scores, opts.seed), seconds: (performance.now() - t0) / 1000 });
   };
@@ -256,6 +258,7 @@ export async function judge(opts: JudgeOptions, hooks: JudgeHooks = {}): Promise
     notesPerBar: c.reference.length / opts.bars,
     inKey: inKeyShare(c.reference, keys[i]),
     distinct4: distinctNgramShare(pitchSequence(c.reference), 4),
+    harmonyRepeat: harmonyRepeatShare(c.reference, c.primerNotes, from, opts.bars),
   }));
   return {
     data: opts.data,
