@@ -7,6 +7,7 @@ import { selectBackend, type BackendChoice } from '../engine/backend.ts';
 import { DuetSession } from '../engine/duet/session.ts';
 import { withModelSampling } from '../engine/duet/settings.ts';
 import { loadModel, type ModelCard } from '../engine/model/checkpoint.ts';
+import { warmUp } from '../engine/model/warm-up.ts';
 import { EngineWorkerPool, defaultEngineWorkers } from './engine-workers/pool.ts';
 import type { CPTransformer } from '../engine/model/transformer.ts';
 import type { SamplerSettingsInput } from '../engine/sampler/settings.ts';
@@ -68,6 +69,7 @@ export async function loadModelSessions(
   const workers = opts.engineWorkers ?? defaultEngineWorkers();
   await selectBackend(backend, log);
   const { model, card } = await loadModel(dir);
+  log(`engine: warmed up in ${Math.round(warmUp(model))} ms`);
   const sampling = card.sampling as SamplerSettingsInput | undefined;
   const workSliceWords = opts.workSliceWords;
   const local: SessionFactory = (o) => new DuetSession(model, { workSliceWords, ...o, settings: withModelSampling(o.settings, sampling) });

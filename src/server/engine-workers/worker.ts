@@ -7,6 +7,7 @@ import { selectBackend, type BackendChoice } from '../../engine/backend.ts';
 import { DuetSession } from '../../engine/duet/session.ts';
 import { withModelSampling } from '../../engine/duet/settings.ts';
 import { loadModel } from '../../engine/model/checkpoint.ts';
+import { warmUp } from '../../engine/model/warm-up.ts';
 import type { SamplerSettingsInput } from '../../engine/sampler/settings.ts';
 import { isAntiphonError } from '../../errors.ts';
 import type { EngineWorkerData, FromWorker, ToWorker } from './messages.ts';
@@ -27,6 +28,7 @@ port.on('message', (m: ToWorker) => (handle ? handle(m) : early.push(m)));
 try {
   await selectBackend(data.backend as BackendChoice, () => {});
   const { model, card } = await loadModel(data.modelDir);
+  warmUp(model);
   const cardSampling = card.sampling as SamplerSettingsInput | undefined;
   handle = (m) => {
     if (m.t === 'memory') {
