@@ -91,26 +91,23 @@ function personPress(source: string, note: number, velocity: number, time: numbe
 }
 
 function personRelease(source: string, note: number, time: number): void {
-  if (!held.release(source, note)) return;
+  if (held.release(source, note)) endPersonNote(note, time);
+}
+
+function releaseSource(source: string): void {
+  const t = performance.now();
+  // HeldNotes.releaseSource says which notes ended; each takes the normal path.
+  for (const note of held.releaseSource(source)) endPersonNote(note, t);
+}
+
+/** A note of the person's is no longer held by any source: off to the server, the sound, the roll, the keys. */
+function endPersonNote(note: number, time: number): void {
   conn.send(noteOff(note, time, noteChannel.get(note)));
   noteChannel.delete(note);
   latency.personNoteOff(time);
   if (pedal.release(note)) sound.personOff(note);
   roll.personOff(note, time);
   piano.setPerson(note, false);
-}
-
-function releaseSource(source: string): void {
-  const t = performance.now();
-  // HeldNotes.releaseSource says which notes ended; run them through the normal path.
-  for (const note of held.releaseSource(source)) {
-    conn.send(noteOff(note, t, noteChannel.get(note)));
-    noteChannel.delete(note);
-    latency.personNoteOff(t);
-    if (pedal.release(note)) sound.personOff(note);
-    roll.personOff(note, t);
-    piano.setPerson(note, false);
-  }
 }
 
 function setPedal(down: boolean, value: number, time: number, channel?: number): void {
