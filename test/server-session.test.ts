@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DuetOutput } from '../src/engine/duet/types.ts';
-import { Fixture, openTcpHandles, schedulerWithClock, sleep, until, type Msg } from './helpers/ws-client.ts';
+import { Fixture, openTcpHandles, schedulerWithClock, sleep, type TestClient, until, type Msg } from './helpers/ws-client.ts';
 
 const fx = new Fixture();
 
@@ -244,14 +244,19 @@ test('disconnect in the middle of an answer: dispose is called and every tied ou
   assert.is(tied.outAtUntie, tied.out.length, 'the note-offs reached the output before it was untied');
 });
 
-test('a client closing normally mid-answer also ends its session', async () => {
-  const { server, connect, sessions } = await fx.start();
-  const c = await connect();
-  await c.next('hello');
+/** Plays one 300 ms note and waits for the fake's answer to sound its first note. */
+async function hearAnswerBegin(c: TestClient): Promise<void> {
   c.send({ type: 'noteon', note: 60, velocity: 90 });
   await sleep(300);
   c.send({ type: 'noteoff', note: 60 });
   await c.next('noteon');
+}
+
+test('a client closing normally mid-answer also ends its session', async () => {
+  const { server, connect, sessions } = await fx.start();
+  const c = await connect();
+  await c.next('hello');
+  await hearAnswerBegin(c);
   await c.close();
   await until(() => server.sessionCount === 0, 3000, 'session gone');
   assert.is(sessions[0].disposeCount, 1);
@@ -290,10 +295,7 @@ test('shutdown: sessions end with their note-offs sent, sockets close with 1001'
   const { server, connect, sessions } = await fx.start();
   const c = await connect();
   await c.next('hello');
-  c.send({ type: 'noteon', note: 60, velocity: 90 });
-  await sleep(300);
-  c.send({ type: 'noteoff', note: 60 });
-  await c.next('noteon');
+  await hearAnswerBegin(c);
   await server.close();
   const off = await c.next('noteoff');
   assert.is(off.note, 72, 'the sounding AI note was switched off on the client');
