@@ -123,9 +123,11 @@ export async function runDuetBench(opts: {
     scheduler.flush();
     if (errors.length) throw new Error(`the duet bench session reported: ${errors[0]}`);
     const s = session.stats;
+    session.dispose();
+    log(`duet bench (${mode}): ${s.firstAnswerMs.length} answers, ${s.wordsPlayed} words played, ${s.wordsGenerated} generated`);
+    // The unpedalled run only measures ingest; the others are the pedalled call's figures.
     if (mode === 'nopedal') {
       ingestNoPedal.push(...s.ingestMs);
-      session.dispose();
       continue;
     }
     (mode === 'silence' ? first : cold).push(...s.firstAnswerMs);
@@ -135,8 +137,6 @@ export async function runDuetBench(opts: {
     generateMs += s.generateMs;
     answeredMs += s.answeredMs;
     wordsGenerated += s.wordsGenerated;
-    log(`duet bench (${mode}): ${s.firstAnswerMs.length} answers, ${s.wordsPlayed} words played, ${s.wordsGenerated} generated`);
-    session.dispose();
   }
   model.dispose();
   return {
