@@ -5,19 +5,14 @@ import * as assert from 'uvu/assert';
 import type { KVCache } from '../src/engine/model/kv-cache.ts';
 import { PagedKVCache } from '../src/engine/model/paged-kv-cache.ts';
 import { CPTransformer, type NextWordLogits } from '../src/engine/model/transformer.ts';
-import { OUTPUT_FAMILIES } from '../src/engine/model/weights.ts';
 import { TYPE } from '../src/engine/vocab.ts';
-import { engineBackend, maxAbsDiff, randomWords, tf, tinyConfig } from './helpers/engine-setup.ts';
+import { worstDiff } from './helpers/logits.ts';
+import { engineBackend, maxAbsDiff, METER, randomWords, strongMeterTable, tf, tinyConfig } from './helpers/engine-setup.ts';
 
 test.before(engineBackend);
 
 const TOL = 1e-5;
 
-function worstDiff(a: NextWordLogits, b: NextWordLogits): number {
-  let m = maxAbsDiff(a.type, b.type);
-  for (const t of [TYPE.METRICAL, TYPE.NOTE] as const) for (const f of OUTPUT_FAMILIES) m = Math.max(m, maxAbsDiff(a.given[t][f], b.given[t][f]));
-  return m;
-}
 
 // Context 300: the cache's buffers grow 64 -> 128 -> 256 -> 300 words a head, and columns
 // past the length hold zeros or stale values that the zero probabilities must cancel;
@@ -45,80 +40,91 @@ test('on wasm, createCache() is paged unless the plain layout is asked for', () 
   model.dispose();
 });
 
-test('paged step() equals the plain step() at every position, through a slide', () => {
-  const model = CPTransformer.create(config(), 31);
-  const words = randomWords(340, 32);
-  const fast = model.createCache();
-  const plain = model.createCache({ layout: 'tensors' });
-  let worst = 0;
-  let moved = 0;
-  let prev: NextWordLogits | null = null;
-  for (const w of words) {
-    const a = model.step(fast, w);
-    const b = model.step(plain, w);
-    worst = Math.max(worst, worstDiff(a, b));
-    if (prev) moved = Math.max(moved, maxAbsDiff(prev.type, a.type));
-    prev = a;
-  }
-  assert.is(fast.slides, 1);
-  assert.equal(fast.words, plain.words);
-  assert.ok(worst < TOL, `max |paged - plain| = ${worst}`);
-  assert.ok(moved > 1e-3, 'logits vary, so the comparison can fail');
-  assertSameCacheThenDispose(fast, plain);
-  model.dispose();
-});
+// Each of these runs on an ALiBi-only model and on one with metrical heads.
+const VARIANTS = [
+  { label: 'ALiBi', over: {} },
+  { label: 'meter', over: METER },
+] as const;
 
-test('paged prime, truncate, restore and clear match the plain cache', () => {
-  const model = CPTransformer.create(config(), 33);
-  const words = randomWords(420, 34);
-  const caches = [model.createCache(), model.createCache({ layout: 'tensors' })];
-  const run = (f: (c: (typeof caches)[number]) => NextWordLogits) => {
-    const [a, b] = caches.map(f);
-    assert.ok(worstDiff(a, b) < TOL, `diff ${worstDiff(a, b)}`);
-    assert.equal(caches[0].words, caches[1].words);
-  };
-  run((c) => model.prime(c, words.slice(0, 200)));
-  const snaps = caches.map((c) => c.snapshot());
-  run((c) => model.step(c, words[200]));
-  // Back to 130 words: the stale columns 130..200 must not leak into the next words.
-  caches.forEach((c) => c.truncate(130));
-  run((c) => model.step(c, words[201]));
-  run((c) => model.prime(c, words.slice(202, 260)));
-  caches.forEach((c, i) => c.restore(snaps[i]));
-  run((c) => model.step(c, words[260]));
-  run((c) => model.prime(c, words.slice(261, 420))); // past the window: slides inside prime
-  assert.ok(caches[0].slides >= 1);
-  caches.forEach((c) => c.clear());
-  run((c) => model.step(c, words[0]));
-  snaps.forEach((s) => s.dispose());
-  caches.forEach((c) => c.dispose());
-  model.dispose();
-});
-
-test('paged prime equals the plain prime for runs of 1..40 words, across buffer growth and slides', () => {
-  for (const nHeads of [4, 1]) {
-    const model = CPTransformer.create(config({ nHeads }), 41 + nHeads);
-    const words = randomWords(900, 42);
+for (const { label, over } of VARIANTS) {
+  test(`${label}: paged step() equals the plain step() at every position, through a slide`, () => {
+    const model = strongMeterTable(CPTransformer.create(config(over), 31));
+    const words = randomWords(340, 32);
     const fast = model.createCache();
     const plain = model.createCache({ layout: 'tensors' });
     let worst = 0;
-    let at = 0;
-    const sizes: number[] = [];
-    for (let i = 0; at < words.length; i++) {
-      const T = Math.min(1 + ((i * 17) % 40), words.length - at); // every size 1..40, shuffled
-      sizes.push(T);
-      const chunk = words.slice(at, at + T);
-      worst = Math.max(worst, worstDiff(model.prime(fast, chunk), model.prime(plain, chunk)));
-      at += T;
+    let moved = 0;
+    let prev: NextWordLogits | null = null;
+    for (const w of words) {
+      const a = model.step(fast, w);
+      const b = model.step(plain, w);
+      worst = Math.max(worst, worstDiff(a, b));
+      if (prev) moved = Math.max(moved, maxAbsDiff(prev.type, a.type));
+      prev = a;
     }
-    assert.ok(fast.slides >= 2, `slides ${fast.slides}`);
-    assert.equal(new Set(sizes.filter((t) => t < 40)).size, 39);
+    assert.is(fast.slides, 1);
     assert.equal(fast.words, plain.words);
-    assert.ok(worst < TOL, `H=${nHeads}: max |paged - plain| = ${worst}`);
+    assert.equal(fast.steps, plain.steps);
+    assert.ok(worst < TOL, `max |paged - plain| = ${worst}`);
+    assert.ok(moved > 1e-3, 'logits vary, so the comparison can fail');
     assertSameCacheThenDispose(fast, plain);
     model.dispose();
-  }
-});
+  });
+
+  test(`${label}: paged prime, truncate, restore and clear match the plain cache`, () => {
+    const model = strongMeterTable(CPTransformer.create(config(over), 33));
+    const words = randomWords(420, 34);
+    const caches = [model.createCache(), model.createCache({ layout: 'tensors' })];
+    const run = (f: (c: (typeof caches)[number]) => NextWordLogits) => {
+      const [a, b] = caches.map(f);
+      assert.ok(worstDiff(a, b) < TOL, `diff ${worstDiff(a, b)}`);
+      assert.equal(caches[0].words, caches[1].words);
+      assert.equal(caches[0].steps, caches[1].steps);
+    };
+    run((c) => model.prime(c, words.slice(0, 200)));
+    const snaps = caches.map((c) => c.snapshot());
+    run((c) => model.step(c, words[200]));
+    // Back to 130 words: the stale columns 130..200 must not leak into the next words.
+    caches.forEach((c) => c.truncate(130));
+    run((c) => model.step(c, words[201]));
+    run((c) => model.prime(c, words.slice(202, 260)));
+    caches.forEach((c, i) => c.restore(snaps[i]));
+    run((c) => model.step(c, words[260]));
+    run((c) => model.prime(c, words.slice(261, 420))); // past the window: slides inside prime
+    assert.ok(caches[0].slides >= 1);
+    caches.forEach((c) => c.clear());
+    run((c) => model.step(c, words[0]));
+    snaps.forEach((s) => s.dispose());
+    caches.forEach((c) => c.dispose());
+    model.dispose();
+  });
+
+  test(`${label}: paged prime equals the plain prime for runs of 1..40 words, across buffer growth and slides`, () => {
+    for (const nHeads of 'meter' in over ? [4, 2] : [4, 1]) {
+      const model = strongMeterTable(CPTransformer.create(config({ ...over, nHeads }), 41 + nHeads));
+      const words = randomWords(900, 42);
+      const fast = model.createCache();
+      const plain = model.createCache({ layout: 'tensors' });
+      let worst = 0;
+      let at = 0;
+      const sizes: number[] = [];
+      for (let i = 0; at < words.length; i++) {
+        const T = Math.min(1 + ((i * 17) % 40), words.length - at); // every size 1..40, shuffled
+        sizes.push(T);
+        const chunk = words.slice(at, at + T);
+        worst = Math.max(worst, worstDiff(model.prime(fast, chunk), model.prime(plain, chunk)));
+        at += T;
+      }
+      assert.ok(fast.slides >= 2, `slides ${fast.slides}`);
+      assert.equal(new Set(sizes.filter((t) => t < 40)).size, 39);
+      assert.equal(fast.words, plain.words);
+      assert.equal(fast.steps, plain.steps);
+      assert.ok(worst < TOL, `H=${nHeads}: max |paged - plain| = ${worst}`);
+      assertSameCacheThenDispose(fast, plain);
+      model.dispose();
+    }
+  });
+}
 
 test('a paged prime that starts mid-buffer and ends past a growth boundary matches the plain one', () => {
   const model = CPTransformer.create(config(), 43);

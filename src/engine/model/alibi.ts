@@ -9,10 +9,13 @@
 // cheapest: one add per head, no extra weights.
 import * as tf from '@tensorflow/tfjs';
 
-/** Geometric slopes 2^(-8h/H), h = 1..H, as in the paper (exact for any H here). */
-export function alibiSlopes(nHeads: number): Float32Array {
+/**
+ * Geometric slopes 2^(-8h/H), h = 1..H, as in the paper (exact for any H here). The last
+ * `meterHeads` heads get 0: their position bias is metrical (meter.ts).
+ */
+export function alibiSlopes(nHeads: number, meterHeads = 0): Float32Array {
   const s = new Float32Array(nHeads);
-  for (let h = 0; h < nHeads; h++) s[h] = Math.pow(2, (-8 * (h + 1)) / nHeads);
+  for (let h = 0; h < nHeads - meterHeads; h++) s[h] = Math.pow(2, (-8 * (h + 1)) / nHeads);
   return s;
 }
 
@@ -24,8 +27,8 @@ export const MASKED = -1e9;
  * -slope * (C - 1 - j), so the last n rows are the bias of a query at the end of an
  * n-word cache. Built once per model; a decode step only slices it.
  */
-export function alibiDecodeTable(nHeads: number, contextLength: number): tf.Tensor2D {
-  const slopes = alibiSlopes(nHeads);
+export function alibiDecodeTable(nHeads: number, contextLength: number, meterHeads = 0): tf.Tensor2D {
+  const slopes = alibiSlopes(nHeads, meterHeads);
   const v = new Float32Array(contextLength * nHeads); // (C, H)
   for (let j = 0; j < contextLength; j++) {
     const dist = contextLength - 1 - j;
@@ -38,8 +41,13 @@ export function alibiDecodeTable(nHeads: number, contextLength: number): tf.Tens
  * The causal bias for T queries against S keys, where query i sits at key index
  * offset + i. Keys after a query are masked.
  */
-export function alibiBlockBias(nHeads: number, T: number, S: number, offset: number): tf.Tensor3D {
-  const slopes = alibiSlopes(nHeads);
+export function alibiBlockBias(nHeads: number, T: number, S: number, offset: number, meterHeads = 0): tf.Tensor3D {
+  return tf.tensor3d(alibiBlockData(nHeads, T, S, offset, meterHeads), [nHeads, T, S]);
+}
+
+/** alibiBlockBias's values, (H, T, S) row-major, for callers that add to them first. */
+export function alibiBlockData(nHeads: number, T: number, S: number, offset: number, meterHeads = 0): Float32Array {
+  const slopes = alibiSlopes(nHeads, meterHeads);
   const v = new Float32Array(nHeads * T * S); // (H, T, S)
   for (let h = 0; h < nHeads; h++) {
     const m = slopes[h];
@@ -49,5 +57,5 @@ export function alibiBlockBias(nHeads: number, T: number, S: number, offset: num
       for (let j = 0; j < S; j++) v[row + j] = j <= q ? -m * (q - j) : MASKED;
     }
   }
-  return tf.tensor3d(v, [nHeads, T, S]);
+  return v;
 }

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { AntiphonError } from '../../errors.ts';
 import { FAMILIES, type Family } from '../vocab.ts';
+import { meterBuckets } from './meter.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -26,9 +27,12 @@ export const modelConfigSchema = z
     /** Oldest words that a slide always keeps (the opening of the piece, as llama.cpp's n_keep). */
     nKeep: z.number().int().min(0),
     lnEps: z.number().positive().default(1e-5),
+    /** Metrical attention heads (meter.ts); absent in models trained before them. */
+    meter: z.object({ heads: positiveInt, bars: positiveInt.max(64) }).strict().optional(),
   })
   .strict()
   .refine((c) => c.dModel % c.nHeads === 0, { message: 'dModel must be a multiple of nHeads' })
+  .refine((c) => !c.meter || c.meter.heads <= c.nHeads, { message: 'meter.heads must be at most nHeads' })
   .refine((c) => c.nKeep <= c.contextLength - 2, { message: 'nKeep must leave room for at least two words to slide' });
 
 export type ModelConfig = z.output<typeof modelConfigSchema>;
@@ -72,5 +76,6 @@ export function parameterCount(c: ModelConfig, sizes: Readonly<Record<Family, nu
   n += (d + c.embDims.type) * d + d;
   const rest = FAMILIES.slice(1).reduce((s, f) => s + sizes[f], 0);
   n += d * rest + rest;
+  if (c.meter) n += meterBuckets(c.meter) * c.meter.heads;
   return n;
 }

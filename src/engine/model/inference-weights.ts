@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FAMILIES, TYPE } from '../vocab.ts';
 import type { ModelConfig } from './config.ts';
+import { meterBuckets, type MeterTable } from './meter.ts';
 import type { WeightMap } from './weights.ts';
 
 export interface Linear {
@@ -31,6 +32,8 @@ export class InferenceWeights {
   readonly typeHead: Linear; // final norm folded in: (d, 3)
   readonly condHidden: tf.Tensor2D; // final norm's gain folded in: (d, d)
   readonly condByType: tf.Tensor2D; // (2, d): one row per COND_TYPES entry
+  /** The meter heads' bias table, or null in a model without them. */
+  readonly meter: MeterTable | null;
   private readonly sources: object[];
 
   constructor(
@@ -50,6 +53,7 @@ export class InferenceWeights {
       return v;
     });
     this.embBias = w('in.b').dataSync().slice() as Float32Array;
+    this.meter = c.meter ? { data: w('meter.table').dataSync().slice() as Float32Array, heads: c.meter.heads, buckets: meterBuckets(c.meter) } : null;
     const fold = (ln: string, lin: string): Linear =>
       tf.tidy(() => {
         const W = w(lin + '.w');

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { AntiphonError } from '../../errors.ts';
 import type { Word } from '../vocab.ts';
+import { FIRST_STEP, wordSteps } from './meter.ts';
 
 export interface CacheShape {
   nLayers: number;
@@ -17,6 +18,7 @@ export class KVSnapshot {
     readonly keys: (tf.Tensor2D | null)[], // per layer (n, dModel)
     readonly values: (tf.Tensor2D | null)[], // per layer (dModel, n): transposed
     readonly words: readonly Word[],
+    readonly steps: readonly number[],
     readonly slides: number,
     readonly owner: CacheShape,
   ) {}
@@ -39,8 +41,10 @@ export interface LayerKV {
 }
 
 export abstract class KVCache {
-  /** The words whose keys and values are cached, oldest first. */
+  /** The words whose keys and values are cached, oldest first. Add to it with addWords. */
   words: Word[] = [];
+  /** Each cached word's grid step (meter.ts), counted from the first word the cache took. */
+  steps: number[] = [];
   /** How many times the window has slid. */
   slides = 0;
   protected freed = false;
@@ -49,6 +53,17 @@ export abstract class KVCache {
 
   get length(): number {
     return this.words.length;
+  }
+
+  /** The newest word's step: where the next word's step is counted from. */
+  get lastStep(): number {
+    return this.steps.length ? this.steps[this.steps.length - 1] : FIRST_STEP;
+  }
+
+  /** Records words whose keys and values the caller has just written. */
+  addWords(words: readonly Word[]): void {
+    wordSteps(words, this.lastStep, this.steps);
+    for (const w of words) this.words.push(w);
   }
   get disposed(): boolean {
     return this.freed;
@@ -97,6 +112,7 @@ export abstract class KVCache {
     if (drop <= 0) return;
     this.dropRange(keep, drop);
     this.words = [...this.words.slice(0, keep), ...this.words.slice(keep + drop)];
+    this.steps = [...this.steps.slice(0, keep), ...this.steps.slice(keep + drop)];
     this.slides++;
   }
 
@@ -110,6 +126,7 @@ export abstract class KVCache {
     if (n === this.length) return;
     this.keepFirst(n);
     this.words = this.words.slice(0, n);
+    this.steps = this.steps.slice(0, n);
   }
 
   snapshot(): KVSnapshot {
@@ -125,7 +142,7 @@ export abstract class KVCache {
       keys.push(kv[0] ?? null);
       values.push(kv[1] ?? null);
     }
-    return new KVSnapshot(keys, values, this.words.slice(), this.slides, this.shape);
+    return new KVSnapshot(keys, values, this.words.slice(), this.steps.slice(), this.slides, this.shape);
   }
 
   /** Returns the cache to a snapshot's state. The snapshot stays valid and can be restored again. */
@@ -137,6 +154,7 @@ export abstract class KVCache {
     }
     this.load(s.keys, s.values);
     this.words = s.words.slice();
+    this.steps = s.steps.slice();
     this.slides = s.slides;
   }
 
@@ -145,12 +163,14 @@ export abstract class KVCache {
     this.assertLive();
     this.keepFirst(0);
     this.words = [];
+    this.steps = [];
   }
 
   dispose(): void {
     if (this.freed) return;
     this.freeAll();
     this.words = [];
+    this.steps = [];
     this.freed = true;
   }
 }
@@ -175,15 +195,14 @@ export class TensorKVCache extends KVCache {
     return { keys: this.keys[l], values: this.values[l] };
   }
 
-  /** Installs new layer tensors (already kept by the caller) and frees the old ones. */
-  commit(keys: (tf.Tensor2D | null)[], values: (tf.Tensor2D | null)[], words: readonly Word[]): void {
+  /** Installs new layer tensors (already kept by the caller) and frees the old ones; the caller records any new words. */
+  commit(keys: (tf.Tensor2D | null)[], values: (tf.Tensor2D | null)[]): void {
     for (let l = 0; l < this.shape.nLayers; l++) {
       if (this.keys[l] !== keys[l]) this.keys[l]?.dispose();
       if (this.values[l] !== values[l]) this.values[l]?.dispose();
     }
     this.keys = keys;
     this.values = values;
-    this.words = words.slice();
   }
 
   append(keys: tf.Tensor2D[], values: tf.Tensor2D[], words: readonly Word[]): void {
@@ -197,8 +216,8 @@ export class TensorKVCache extends KVCache {
     this.commit(
       joined.map((p) => p[0]),
       joined.map((p) => p[1]),
-      [...this.words, ...words],
     );
+    this.addWords(words);
   }
 
   protected dropRange(from: number, count: number): void {
@@ -213,7 +232,7 @@ export class TensorKVCache extends KVCache {
         return from > 0 ? (tf.concat([at(0, from), tail], axis) as tf.Tensor2D) : tail;
       });
     };
-    this.commit(this.keys.map((t) => cut(t, 0)), this.values.map((t) => cut(t, 1)), this.words);
+    this.commit(this.keys.map((t) => cut(t, 0)), this.values.map((t) => cut(t, 1)));
   }
 
   protected keepFirst(n: number): void {
@@ -221,12 +240,12 @@ export class TensorKVCache extends KVCache {
       if (!t || n === 0) return null;
       return axis === 0 ? tf.slice(t, [0, 0], [n, t.shape[1]]) : tf.slice(t, [0, 0], [t.shape[0], n]);
     };
-    this.commit(this.keys.map((t) => cut(t, 0)), this.values.map((t) => cut(t, 1)), this.words);
+    this.commit(this.keys.map((t) => cut(t, 0)), this.values.map((t) => cut(t, 1)));
   }
 
   protected load(keys: (tf.Tensor2D | null)[], values: (tf.Tensor2D | null)[]): void {
     const clone = (t: tf.Tensor2D | null) => (t ? tf.clone(t) : null);
-    this.commit(keys.map(clone), values.map(clone), this.words);
+    this.commit(keys.map(clone), values.map(clone));
   }
 
   protected freeAll(): void {

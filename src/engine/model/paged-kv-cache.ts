@@ -166,7 +166,7 @@ export class PagedKVCache extends KVCache {
     for (let l = 0; l < this.shape.nLayers; l++) {
       this.write(l, n, keys[l].dataSync() as Float32Array, values[l].dataSync() as Float32Array, T);
     }
-    this.words = [...this.words, ...words];
+    this.addWords(words);
   }
 
   protected dropRange(from: number, count: number): void {

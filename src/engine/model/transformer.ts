@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { AntiphonError } from '../../errors.ts';
 import { FAMILIES, FAMILY_SIZES, TYPE, wordError, type Family, type Word } from '../vocab.ts';
-import { alibiBlockBias, alibiDecodeTable } from './alibi.ts';
+import { alibiBlockBias, alibiBlockData, alibiDecodeTable } from './alibi.ts';
+import { addMeterBlock, lagIndex, meterBuckets, meterDecodeBias, nextStep, wordSteps } from './meter.ts';
 import type { ModelConfig } from './config.ts';
 import { COND_TYPES, InferenceWeights } from './inference-weights.ts';
 import { TensorKVCache, type KVCache } from './kv-cache.ts';
@@ -66,7 +67,7 @@ export class CPTransformer {
     }
     this.headMask = tf.tensor2d(mask, [d, H]);
     this.headMask01 = tf.tensor2d(mask01, [d, H]);
-    this.alibiTable = alibiDecodeTable(H, config.contextLength);
+    this.alibiTable = alibiDecodeTable(H, config.contextLength, config.meter?.heads ?? 0);
     // Built now so that the model's tensor count is settled before its first step.
     this.derived = new InferenceWeights(weights, config);
   }
@@ -185,21 +186,23 @@ export class CPTransformer {
 
   /**
    * Causal attention of T queries over S keys for one sequence, per head on 2-D
-   * slices. Query i sits at key index S - T + i. `bias` is (H, T, S). `vT` is the
-   * values transposed, (dModel, S), as the cache stores them.
+   * slices. Query i sits at key index S - T + i. `bias` is (H, T, S), except that the last
+   * heads take theirs from `meterHeads`, (T, S) each, when given. `vT` is the values
+   * transposed, (dModel, S), as the cache stores them.
    */
-  private attendBlock(q: tf.Tensor2D, k: tf.Tensor2D, vT: tf.Tensor2D, bias: tf.Tensor3D): tf.Tensor2D {
+  private attendBlock(q: tf.Tensor2D, k: tf.Tensor2D, vT: tf.Tensor2D, bias: tf.Tensor3D, meterHeads: tf.Tensor2D[] = []): tf.Tensor2D {
     const { nHeads: H } = this.config;
     const dh = this.headDim;
     const [T] = q.shape;
     const S = k.shape[0];
+    const firstMeter = H - meterHeads.length;
     const qs = tf.mul(q, 1 / Math.sqrt(dh));
     const kT = tf.transpose(k); // (dModel, S): a head's keys are then contiguous rows
     const heads: tf.Tensor2D[] = [];
     for (let h = 0; h < H; h++) {
       const scores = tf.add(
         tf.matMul(tf.slice(qs, [0, h * dh], [T, dh]), tf.slice(kT, [h * dh, 0], [dh, S])),
-        tf.reshape(tf.slice(bias, [h, 0, 0], [1, T, S]), [T, S]),
+        h < firstMeter ? tf.reshape(tf.slice(bias, [h, 0, 0], [1, T, S]), [T, S]) : meterHeads[h - firstMeter],
       ); // (T, S)
       const vHead = tf.transpose(tf.slice(vT, [h * dh, 0], [dh, S])); // (S, dh)
       heads.push(tf.matMul(tf.softmax(scores), vHead)); // (T, dh)
@@ -217,11 +220,12 @@ export class CPTransformer {
    * into a new XNNPACK operator whenever that tensor is new, and a cache tensor is new
    * every step. That is why values are cached transposed.
    */
-  private attendOne(q: tf.Tensor2D, k: tf.Tensor2D, vT: tf.Tensor2D): tf.Tensor2D {
+  private attendOne(q: tf.Tensor2D, k: tf.Tensor2D, vT: tf.Tensor2D, meterBias: tf.Tensor2D | null): tf.Tensor2D {
     const { dModel: d, nHeads: H, contextLength: C } = this.config;
     const n = k.shape[0];
     const qBlock = tf.mul(tf.reshape(q, [d, 1]), this.headMask); // (d, H)
-    const scores = tf.add(tf.matMul(k, qBlock), tf.slice(this.alibiTable, [C - n, 0], [n, H])); // (n, H)
+    const alibi = tf.slice(this.alibiTable, [C - n, 0], [n, H]);
+    const scores = tf.add(tf.matMul(k, qBlock), meterBias ? tf.add(alibi, meterBias) : alibi); // (n, H)
     const probsT = tf.transpose(tf.softmax(tf.transpose(scores))); // (n, H)
     const mixed = tf.matMul(vT, probsT); // (d, H): column h is right only in head h's rows
     return tf.reshape(tf.sum(tf.mul(mixed, this.headMask01), 1), [1, d]) as tf.Tensor2D; // (1, d)
@@ -286,6 +290,8 @@ export class CPTransformer {
     const L = this.config.nLayers;
     const iw = this.inference();
     const out = tf.tidy(() => {
+      const q = nextStep(cache.lastStep, word);
+      const meterBias = iw.meter ? tf.tensor2d(meterDecodeBias(q, [...cache.steps, q], this.config.nHeads, iw.meter), [cache.length + 1, this.config.nHeads]) : null;
       let x = this.embedWords(iw, [word]); // (1, d)
       const keys: tf.Tensor2D[] = [];
       const values: tf.Tensor2D[] = [];
@@ -300,14 +306,15 @@ export class CPTransformer {
         const VT = prevV ? (tf.concat([prevV, vCol], 1) as tf.Tensor2D) : vCol; // (d, n)
         keys.push(K);
         values.push(VT);
-        x = tf.add(x, this.linear(this.attendOne(q, K, VT), p + 'attn.out'));
+        x = tf.add(x, this.linear(this.attendOne(q, K, VT, meterBias), p + 'attn.out'));
         x = this.feedForwardFolded(iw, x, l);
       }
       return { keys, values, logits: this.headsForLast(iw, x) };
     });
     const flat = out.logits.dataSync() as Float32Array;
     out.logits.dispose();
-    cache.commit(out.keys, out.values, [...cache.words, word]);
+    cache.commit(out.keys, out.values);
+    cache.addWords([word]);
     return this.unpackLogits(flat);
   }
 
@@ -322,8 +329,10 @@ export class CPTransformer {
 
   private stepPaged(cache: PagedKVCache, word: Word): Float32Array {
     const { dw, run } = this.wasmDecoder();
-    const flat = run.step(dw, cache, this.embedRow(dw.iw, word), cache.length);
-    cache.words.push(word);
+    const q = nextStep(cache.lastStep, word);
+    const meterBias = dw.iw.meter ? meterDecodeBias(q, [...cache.steps, q], this.config.nHeads, dw.iw.meter) : null;
+    const flat = run.step(dw, cache, this.embedRow(dw.iw, word), cache.length, meterBias);
+    cache.addWords([word]);
     return flat;
   }
 
@@ -339,8 +348,10 @@ export class CPTransformer {
     let flat: Float32Array | null = null;
     for (let at = 0; at < chunk.length; at += PRIME_BLOCK) {
       const end = Math.min(chunk.length, at + PRIME_BLOCK);
-      flat = run.prime(dw, cache, x0.subarray(at * d, end * d), cache.length, withLogits && end === chunk.length);
-      for (let i = at; i < end; i++) cache.words.push(chunk[i]);
+      const q = dw.iw.meter ? wordSteps(chunk.slice(at, end), cache.lastStep) : null;
+      const steps = q ? { q, k: [...cache.steps, ...q] } : null;
+      flat = run.prime(dw, cache, x0.subarray(at * d, end * d), cache.length, withLogits && end === chunk.length, steps);
+      cache.addWords(chunk.slice(at, end));
     }
     return flat;
   }
@@ -389,8 +400,13 @@ export class CPTransformer {
     const { nLayers: L, nHeads: H } = this.config;
     const T = chunk.length;
     const S = cache.length + T;
-    const bias = alibiBlockBias(H, T, S, S - T);
     const iw = this.inference();
+    const data = alibiBlockData(H, T, S, S - T, this.config.meter?.heads ?? 0);
+    if (iw.meter) {
+      const q = wordSteps(chunk, cache.lastStep);
+      addMeterBlock(data, S, H, q, [...cache.steps, ...q], S - T, iw.meter);
+    }
+    const bias = tf.tensor3d(data, [H, T, S]);
     let x = this.embedWords(iw, chunk); // (T, d)
     const keys: tf.Tensor2D[] = [];
     const values: tf.Tensor2D[] = [];
@@ -425,6 +441,31 @@ export class CPTransformer {
   // ---- full sequence (training, and the reference for the cache) -----------------
 
   /**
+   * Per sequence, each meter head's (T, T) bias: its causal mask (its rows of `alibi`, whose
+   * slope is 0) plus the table's entry for each query-key lag, gathered from one column of
+   * the table so that the gradient reaches only the table (slicing a whole (H, T, T) bias
+   * instead made the backward pass pad a gradient of that size per head and layer).
+   */
+  private meterBiases(words: tf.Tensor3D, alibi: tf.Tensor3D): tf.Tensor2D[][] {
+    const meter = this.config.meter!;
+    const [B, T] = words.shape;
+    const H = this.config.nHeads;
+    const buckets = meterBuckets(meter);
+    const tokens = words.dataSync();
+    const W = FAMILIES.length;
+    const columns = Array.from({ length: meter.heads }, (_, k) => tf.reshape(tf.slice(this.w('meter.table'), [0, k], [buckets, 1]), [buckets]));
+    const masks = columns.map((_, k) => tf.reshape(tf.slice(alibi, [H - meter.heads + k, 0, 0], [1, T, T]), [T, T]));
+    const out: tf.Tensor2D[][] = [];
+    for (let b = 0; b < B; b++) {
+      const seq = Array.from({ length: T }, (_, t) => Array.from(tokens.subarray((b * T + t) * W, (b * T + t + 1) * W)));
+      const steps = wordSteps(seq);
+      const idx = tf.tensor1d(lagIndex(steps, steps, buckets), 'int32');
+      out.push(columns.map((col, k) => tf.add(masks[k], tf.reshape(tf.gather(col, idx), [T, T])) as tf.Tensor2D));
+    }
+    return out;
+  }
+
+  /**
    * Teacher-forced logits for a batch: position t predicts word t + 1. `targetTypes`
    * (B, T) holds the type of each position's target word, which conditions the six
    * non-type heads as the paper trains them. Differentiable: call it inside
@@ -439,7 +480,8 @@ export class CPTransformer {
     }
     const { nLayers: L, nHeads: H, dModel: d } = this.config;
     return tf.tidy(() => {
-      const bias = alibiBlockBias(H, T, T, 0);
+      const bias = alibiBlockBias(H, T, T, 0, this.config.meter?.heads ?? 0);
+      const meterHeads = this.config.meter ? this.meterBiases(words, bias) : null;
       let x = this.embedTensor(tf.reshape(tf.cast(words, 'int32'), [B * T, nf]) as tf.Tensor2D); // (B*T, d)
       for (let l = 0; l < L; l++) {
         const p = `block${l}.`;
@@ -448,7 +490,7 @@ export class CPTransformer {
         const perSeq: tf.Tensor2D[] = [];
         for (let b = 0; b < B; b++) {
           const rows = (t: tf.Tensor2D) => tf.slice(t, [b * T, 0], [T, d]);
-          perSeq.push(this.attendBlock(rows(q), rows(k), tf.transpose(rows(v)), bias));
+          perSeq.push(this.attendBlock(rows(q), rows(k), tf.transpose(rows(v)), bias, meterHeads?.[b]));
         }
         const attn = B === 1 ? perSeq[0] : (tf.concat(perSeq, 0) as tf.Tensor2D); // (B*T, d)
         x = tf.add(x, this.linear(attn, p + 'attn.out'));

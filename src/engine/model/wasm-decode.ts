@@ -14,6 +14,7 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { callOriginal } from '../kernels/original.ts';
 import { dropView, free, viewAt, type Wasm } from '../kernels/wasm-heap.ts';
 import { alibiSlopes } from './alibi.ts';
+import { addMeterBlock } from './meter.ts';
 import type { ModelConfig } from './config.ts';
 import type { InferenceWeights } from './inference-weights.ts';
 import type { PagedKVCache } from './paged-kv-cache.ts';
@@ -48,7 +49,7 @@ export class WasmDecoder {
     this.d = config.dModel;
     this.H = config.nHeads;
     this.dh = this.d / this.H;
-    this.slopes = alibiSlopes(this.H);
+    this.slopes = alibiSlopes(this.H, config.meter?.heads ?? 0);
   }
 
   private get backend(): Wasm {
@@ -112,7 +113,7 @@ export class WasmDecoder {
    * Feeds `x0` (the word's input embedding, (dModel)) through every layer, writing its keys
    * and values at word `n` of `cache`; returns the flat logits as CPTransformer.headsForLast.
    */
-  step(dw: DecodeWeights, cache: PagedKVCache, x0: Float32Array, n: number): Float32Array {
+  step(dw: DecodeWeights, cache: PagedKVCache, x0: Float32Array, n: number, meterBias: Float32Array | null): Float32Array {
     const { d, H, dh } = this;
     const b = this.backend;
     const iw = dw.iw;
@@ -145,7 +146,7 @@ export class WasmDecoder {
         for (let i = 0; i < S; i++) scores[i * H + hd] = sv[i];
         free(b, s);
       }
-      this.softmaxWithAlibi(scores, S, probs);
+      this.softmaxWithAlibi(scores, S, probs, meterBias);
       // Values: the transposed values (dModel, R) times the probabilities (R, H), zero past S;
       // column h of the product is right in head h's rows.
       const pr = this.upload(probs, R, H);
@@ -174,7 +175,7 @@ export class WasmDecoder {
    * n..n+T-1 of `cache`, writing their keys and values in place (a batched prime); returns
    * the last word's logits as step() does, or null when not asked for them.
    */
-  prime(dw: DecodeWeights, cache: PagedKVCache, x0: Float32Array, n: number, withLogits: boolean): Float32Array | null {
+  prime(dw: DecodeWeights, cache: PagedKVCache, x0: Float32Array, n: number, withLogits: boolean, steps: { q: number[]; k: number[] } | null): Float32Array | null {
     const { d } = this;
     const b = this.backend;
     const iw = dw.iw;
@@ -189,6 +190,7 @@ export class WasmDecoder {
     };
     cache.startBlock(n, T);
     const bias = blockBias(this.slopes, n, T, cache.headRows);
+    if (steps && iw.meter) addMeterBlock(bias, cache.headRows, this.H, steps.q, steps.k, n, iw.meter);
     for (let l = 0; l < this.config.nLayers; l++) {
       const hIn = normRows();
       const qkv = this.take(this.matMul(hIn, iw.qkv[l].w, iw.qkv[l].b)); // (T, 3d)
@@ -208,15 +210,19 @@ export class WasmDecoder {
     return withLogits ? this.heads(dw, x.subarray((T - 1) * d), h.subarray(0, d)) : null;
   }
 
-  /** ALiBi bias then a softmax over the S words, per head; writes (S, H) into `probs`. */
-  private softmaxWithAlibi(scores: Float32Array, S: number, probs: Float32Array): void {
+  /**
+   * ALiBi bias (and the meter heads' bias, (S, H), if any) then a softmax over the S words,
+   * per head; writes (S, H) into `probs`.
+   */
+  private softmaxWithAlibi(scores: Float32Array, S: number, probs: Float32Array, meterBias: Float32Array | null): void {
     const H = this.H;
     for (let hd = 0; hd < H; hd++) {
       const m = this.slopes[hd];
       let max = -Infinity;
       for (let i = 0; i < S; i++) {
         // As the plain step: the bias is a float32 table entry, added in float32.
-        const v = Math.fround(scores[i * H + hd] + Math.fround(-m * (S - 1 - i)));
+        const bias = meterBias ? Math.fround(Math.fround(-m * (S - 1 - i)) + meterBias[i * H + hd]) : Math.fround(-m * (S - 1 - i));
+        const v = Math.fround(scores[i * H + hd] + bias);
         scores[i * H + hd] = v;
         if (v > max) max = v;
       }

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FAMILIES, FAMILY_SIZES, type Family } from '../vocab.ts';
 import type { ModelConfig } from './config.ts';
+import { meterBuckets } from './meter.ts';
 import { Prng } from '../sampler/prng.ts';
 
 /** The non-type families in the order their logits sit in `head.families.w`. */
@@ -67,6 +68,8 @@ export function weightSpecs(c: ModelConfig): WeightSpec[] {
   specs.push({ name: 'typeCond.b', shape: [d], init: bias });
   specs.push({ name: 'head.families.w', shape: [d, OUTPUT_WIDTH], init: normal(1 / Math.sqrt(d)) });
   specs.push({ name: 'head.families.b', shape: [OUTPUT_WIDTH], init: bias });
+  // Last, so that adding it left every other weight's initial values as they were.
+  if (c.meter) specs.push({ name: 'meter.table', shape: [meterBuckets(c.meter), c.meter.heads], init: bias });
   return specs;
 }
 
