@@ -7,7 +7,7 @@ import { FIRST_STEP, lagBucket, meterBuckets, wordSteps } from '../src/engine/mo
 import { CPTransformer } from '../src/engine/model/transformer.ts';
 import { BAR, beatToken, FAMILY_SIZES, TYPE, UNUSED, type Word } from '../src/engine/vocab.ts';
 import { isAntiphonError } from '../src/errors.ts';
-import { registerTrainingKernels, unregisterTrainingKernels } from '../src/trainer/kernels/index.ts';
+import { registerTrainingKernels, trainingKernelsActive, unregisterTrainingKernels } from '../src/trainer/kernels/index.ts';
 import { engineBackend, maxAbsDiff, METER, randomWords, strongMeterTable, tf, tinyConfig } from './helpers/engine-setup.ts';
 import { recompute, worstDiff } from './helpers/logits.ts';
 
@@ -84,6 +84,7 @@ test('the metrical bias changes what the model predicts', () => {
 
 test('the bias table gets a gradient from the loss', () => {
   // tf.gather's gradient needs UnsortedSegmentSum, which stock wasm lacks; the trainer installs it.
+  const wereActive = trainingKernelsActive(); // other suites in this process may rely on them
   registerTrainingKernels();
   const model = CPTransformer.create(tinyConfig({ ...METER, nLayers: 1 }), 9);
   const words = randomWords(41, 3);
@@ -110,7 +111,7 @@ test('the bias table gets a gradient from the loss', () => {
   input.dispose();
   targets.dispose();
   model.dispose();
-  unregisterTrainingKernels();
+  if (!wereActive) unregisterTrainingKernels();
 });
 
 test('a cache keeps each word its step through slides, truncate and restore', () => {
