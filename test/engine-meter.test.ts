@@ -25,7 +25,7 @@ test('a word sits at its grid step: bars add 16, notes take their beat step', ()
   assert.equal(mid, [-13, -13, 0, 3]);
   assert.is(mid[3] - mid[0], 16);
   assert.equal(wordSteps([note], FIRST_STEP), [FIRST_STEP]);
-  const buckets = meterBuckets({ heads: 1, bars: 2 });
+  const buckets = meterBuckets({ bars: 2 });
   assert.is(buckets, 34);
   assert.equal([0, 5, 32, 33, 500, -3].map((l) => lagBucket(l, buckets)), [0, 5, 32, 33, 33, 0]);
 });

@@ -75,11 +75,11 @@ export const METER = { meter: { heads: 2, bars: 2 } } as const;
  * Gives a meter model's bias table values of order 1 (its initial ones are near 0), so that
  * tests comparing decode paths exercise the metrical bias. Returns the model.
  */
-export function strongMeterTable<M extends { weights: Record<string, tf.Variable> }>(model: M, seed = 5): M {
+export function strongMeterTable<M extends { weights: Record<string, tf.Variable>; config: ModelConfig }>(model: M, seed = 5): M {
   const table = model.weights['meter.table'];
-  if (!table) return model;
+  if (!table || !model.config.meter) return model;
   const rng = new Prng(seed);
-  const v = new Float32Array(table.size).map(() => rng.normal() * 2);
+  const v = new Float32Array(table.size).map(() => (rng.normal() * 2) / model.config.meter!.gain);
   table.assign(tf.tensor(v, table.shape));
   return model;
 }

@@ -28,7 +28,15 @@ export const modelConfigSchema = z
     nKeep: z.number().int().min(0),
     lnEps: z.number().positive().default(1e-5),
     /** Metrical attention heads (meter.ts); absent in models trained before them. */
-    meter: z.object({ heads: positiveInt, bars: positiveInt.max(64) }).strict().optional(),
+    meter: z
+      .object({
+        heads: positiveInt,
+        bars: positiveInt.max(64),
+        /** The table holds bias / gain, so that Adam (steps of about the learning rate per weight) can move a bias by nats in hundreds of steps, not tens of thousands. */
+        gain: z.number().positive().default(32),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .refine((c) => c.dModel % c.nHeads === 0, { message: 'dModel must be a multiple of nHeads' })

@@ -13,6 +13,14 @@ import * as tf from '@tensorflow/tfjs';
 import { FAMILIES, TYPE } from '../vocab.ts';
 import type { ModelConfig } from './config.ts';
 import { meterBuckets, type MeterTable } from './meter.ts';
+
+/** gain * table in float32, as the forward pass multiplies it. */
+function meterBiasTable(table: tf.Tensor, gain: number): Float32Array {
+  const t = tf.tidy(() => tf.mul(table, gain));
+  const v = t.dataSync() as Float32Array;
+  t.dispose();
+  return v;
+}
 import type { WeightMap } from './weights.ts';
 
 export interface Linear {
@@ -53,7 +61,7 @@ export class InferenceWeights {
       return v;
     });
     this.embBias = w('in.b').dataSync().slice() as Float32Array;
-    this.meter = c.meter ? { data: w('meter.table').dataSync().slice() as Float32Array, heads: c.meter.heads, buckets: meterBuckets(c.meter) } : null;
+    this.meter = c.meter ? { data: meterBiasTable(w('meter.table'), c.meter.gain), heads: c.meter.heads, buckets: meterBuckets(c.meter) } : null;
     const fold = (ln: string, lin: string): Linear =>
       tf.tidy(() => {
         const W = w(lin + '.w');

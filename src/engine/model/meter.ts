@@ -20,13 +20,15 @@ export interface MeterConfig {
   heads: number;
   /** Lags up to this many bars get a bias each; longer ones share one. */
   bars: number;
+  /** The bias is gain * the stored table (see config.ts). */
+  gain: number;
 }
 
 /** The step before a cache's first word: its first Bar word is step 0. */
 export const FIRST_STEP = -1;
 
 /** Rows of the bias table: lags 0..bars*16 and one for longer. */
-export const meterBuckets = (m: MeterConfig): number => m.bars * STEPS_PER_BAR + 2;
+export const meterBuckets = (m: Pick<MeterConfig, 'bars'>): number => m.bars * STEPS_PER_BAR + 2;
 
 /** A word's step, from the step of the word before it: notes sit at their beat's step. */
 export function nextStep(prev: number, w: Word): number {
@@ -57,7 +59,7 @@ export function lagIndex(qSteps: ArrayLike<number>, kSteps: ArrayLike<number>, b
   return idx;
 }
 
-/** The table's values and shape, read back to JS for the inference paths. */
+/** The bias table (the stored one times the gain) and its shape, for the inference paths. */
 export interface MeterTable {
   data: Float32Array; // (buckets, heads) row-major
   heads: number;

@@ -453,7 +453,8 @@ export class CPTransformer {
     const buckets = meterBuckets(meter);
     const tokens = words.dataSync();
     const W = FAMILIES.length;
-    const columns = Array.from({ length: meter.heads }, (_, k) => tf.reshape(tf.slice(this.w('meter.table'), [0, k], [buckets, 1]), [buckets]));
+    const table = tf.mul(this.w('meter.table'), meter.gain);
+    const columns = Array.from({ length: meter.heads }, (_, k) => tf.reshape(tf.slice(table, [0, k], [buckets, 1]), [buckets]));
     const masks = columns.map((_, k) => tf.reshape(tf.slice(alibi, [H - meter.heads + k, 0, 0], [1, T, T]), [T, T]));
     const out: tf.Tensor2D[][] = [];
     for (let b = 0; b < B; b++) {

@@ -69,7 +69,8 @@ export function weightSpecs(c: ModelConfig): WeightSpec[] {
   specs.push({ name: 'head.families.w', shape: [d, OUTPUT_WIDTH], init: normal(1 / Math.sqrt(d)) });
   specs.push({ name: 'head.families.b', shape: [OUTPUT_WIDTH], init: bias });
   // Last, so that adding it left every other weight's initial values as they were.
-  if (c.meter) specs.push({ name: 'meter.table', shape: [meterBuckets(c.meter), c.meter.heads], init: bias });
+  // Near 0 after the gain: a meter head starts out attending evenly over the window.
+  if (c.meter) specs.push({ name: 'meter.table', shape: [meterBuckets(c.meter), c.meter.heads], init: { kind: 'const', value: 0, jitter: 0.02 / c.meter.gain } });
   return specs;
 }
 
