@@ -91,13 +91,17 @@ export function addMeterBlock(
   }
 }
 
-/** The bias of one query at step `q` over keys at `kSteps`, (n, H) row-major, zero in the ALiBi heads. */
-export function meterDecodeBias(q: number, kSteps: ArrayLike<number>, nHeads: number, m: MeterTable, out = new Float32Array(kSteps.length * nHeads)): Float32Array {
-  const n = kSteps.length;
+/**
+ * The bias of a decode step's query at step `q` over the cached words (steps `prior`) and
+ * itself (the last row), (prior.length + 1, H) row-major, zero in the ALiBi heads. `out` may
+ * be a longer scratch buffer; the rows past these are left as they were.
+ */
+export function meterDecodeBias(q: number, prior: ArrayLike<number>, nHeads: number, m: MeterTable, out = new Float32Array((prior.length + 1) * nHeads)): Float32Array {
+  const n = prior.length + 1;
   out.fill(0, 0, n * nHeads);
   const first = nHeads - m.heads;
   for (let j = 0; j < n; j++) {
-    const r = lagBucket(q - kSteps[j], m.buckets) * m.heads;
+    const r = lagBucket(j < n - 1 ? q - prior[j] : 0, m.buckets) * m.heads;
     for (let k = 0; k < m.heads; k++) out[j * nHeads + first + k] = m.data[r + k];
   }
   return out;

@@ -291,7 +291,7 @@ export class CPTransformer {
     const iw = this.inference();
     const out = tf.tidy(() => {
       const q = nextStep(cache.lastStep, word);
-      const meterBias = iw.meter ? tf.tensor2d(meterDecodeBias(q, [...cache.steps, q], this.config.nHeads, iw.meter), [cache.length + 1, this.config.nHeads]) : null;
+      const meterBias = iw.meter ? tf.tensor2d(meterDecodeBias(q, cache.steps, this.config.nHeads, iw.meter), [cache.length + 1, this.config.nHeads]) : null;
       let x = this.embedWords(iw, [word]); // (1, d)
       const keys: tf.Tensor2D[] = [];
       const values: tf.Tensor2D[] = [];
@@ -329,9 +329,8 @@ export class CPTransformer {
 
   private stepPaged(cache: PagedKVCache, word: Word): Float32Array {
     const { dw, run } = this.wasmDecoder();
-    const q = nextStep(cache.lastStep, word);
-    const meterBias = dw.iw.meter ? meterDecodeBias(q, [...cache.steps, q], this.config.nHeads, dw.iw.meter) : null;
-    const flat = run.step(dw, cache, this.embedRow(dw.iw, word), cache.length, meterBias);
+    const meter = dw.iw.meter ? { q: nextStep(cache.lastStep, word), prior: cache.steps } : null;
+    const flat = run.step(dw, cache, this.embedRow(dw.iw, word), cache.length, meter);
     cache.addWords([word]);
     return flat;
   }

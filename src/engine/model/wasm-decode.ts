@@ -14,7 +14,7 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { callOriginal } from '../kernels/original.ts';
 import { dropView, free, viewAt, type Wasm } from '../kernels/wasm-heap.ts';
 import { alibiSlopes } from './alibi.ts';
-import { addMeterBlock } from './meter.ts';
+import { addMeterBlock, meterDecodeBias, type MeterTable } from './meter.ts';
 import type { ModelConfig } from './config.ts';
 import type { InferenceWeights } from './inference-weights.ts';
 import type { PagedKVCache } from './paged-kv-cache.ts';
@@ -113,7 +113,7 @@ export class WasmDecoder {
    * Feeds `x0` (the word's input embedding, (dModel)) through every layer, writing its keys
    * and values at word `n` of `cache`; returns the flat logits as CPTransformer.headsForLast.
    */
-  step(dw: DecodeWeights, cache: PagedKVCache, x0: Float32Array, n: number, meterBias: Float32Array | null): Float32Array {
+  step(dw: DecodeWeights, cache: PagedKVCache, x0: Float32Array, n: number, meter: { q: number; prior: readonly number[] } | null): Float32Array {
     const { d, H, dh } = this;
     const b = this.backend;
     const iw = dw.iw;
@@ -126,6 +126,7 @@ export class WasmDecoder {
     const qh = new Float32Array(dh);
     const probs = new Float32Array(R * H); // (R, H), zero past S
     const scale = Math.fround(1 / Math.sqrt(dh)); // as the plain step's float32 head mask
+    const meterBias = meter && iw.meter ? this.meterBias(meter.q, meter.prior, iw.meter) : null;
     for (let l = 0; l < this.config.nLayers; l++) {
       // Attention input and the new word's key and value.
       const hIn = this.upload(this.normalize(x, h), 1, d);
@@ -208,6 +209,15 @@ export class WasmDecoder {
       this.addLinear(x, hidden, dw.ff2[l].w, dw.ff2[l].b);
     }
     return withLogits ? this.heads(dw, x.subarray((T - 1) * d), h.subarray(0, d)) : null;
+  }
+
+  private meterScratch = new Float32Array(0);
+
+  /** The step's meter bias, (S, H), in a buffer kept between steps (no garbage per step). */
+  private meterBias(q: number, prior: readonly number[], m: MeterTable): Float32Array {
+    const need = (prior.length + 1) * this.H;
+    if (this.meterScratch.length < need) this.meterScratch = new Float32Array(Math.max(need, 2 * this.meterScratch.length));
+    return meterDecodeBias(q, prior, this.H, m, this.meterScratch);
   }
 
   /**
