@@ -57,3 +57,6 @@ export function dropView(backend: Wasm, t: TensorInfo): void {
   backend.wasm.tfjs.disposeData(data.id);
   backend.dataIdMap.delete(t.dataId);
 }
+
+/** The backend's whole heap as floats; take it again after any malloc (the heap may grow). */
+export const heapF32 = (backend: Wasm): Float32Array => (backend.wasm as unknown as { HEAPF32: Float32Array }).HEAPF32;

@@ -12,7 +12,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { callOriginal } from '../kernels/original.ts';
-import { dropView, free, viewAt, type Wasm } from '../kernels/wasm-heap.ts';
+import { gemvFor, type Gemv } from '../kernels/gemv.ts';
+import { free, heapF32, type Wasm } from '../kernels/wasm-heap.ts';
 import { alibiSlopes } from './alibi.ts';
 import { addMeterBlock, meterDecodeBias, type MeterTable } from './meter.ts';
 import type { ModelConfig } from './config.ts';
@@ -54,6 +55,10 @@ export class WasmDecoder {
 
   private get backend(): Wasm {
     return tf.backend() as Wasm;
+  }
+
+  private get gemv(): Gemv {
+    return gemvFor(this.backend);
   }
 
   /** A new (rows, cols) float tensor holding `data`. */
@@ -122,42 +127,32 @@ export class WasmDecoder {
     const R = cache.headRows; // after startWord: it may grow the buffers
     const x = new Float32Array(x0);
     const h = new Float32Array(d);
-    const attn = new Float32Array(d);
-    const qh = new Float32Array(dh);
-    const probs = new Float32Array(R * H); // (R, H), zero past S
     const scale = Math.fround(1 / Math.sqrt(dh)); // as the plain step's float32 head mask
-    const meterBias = meter && iw.meter ? this.meterBias(meter.q, meter.prior, iw.meter) : null;
+    const bias = this.stepBias(S, meter && iw.meter ? this.meterBias(meter.q, meter.prior, iw.meter) : null);
     for (let l = 0; l < this.config.nLayers; l++) {
       // Attention input and the new word's key and value.
       const hIn = this.upload(this.normalize(x, h), 1, d);
       const qkv = this.take(this.matMul(hIn, iw.qkv[l].w, iw.qkv[l].b));
       free(b, hIn);
       cache.write(l, n, qkv.subarray(d, 2 * d), qkv.subarray(2 * d), 1);
-      // Scores: each head's keys, one contiguous (S, dh) block, times its query.
-      const hk = cache.headKeys[l]!;
-      const scores = new Float32Array(S * H);
+      // In the heap: each head's scores, then probabilities, R apart; then the scaled query.
+      const scratch = b.makeOutput([H * R + dh], 'float32');
+      const out = b.makeOutput([1, 1, d], 'float32'); // the heads' outputs, the next matMul's input
+      const sp = b.getMemoryOffset(scratch.dataId);
+      const qp = sp + H * R * 4;
+      const kp = b.getMemoryOffset(cache.headKeys[l]!.dataId);
+      const vp = b.getMemoryOffset(cache.headValues[l]!.dataId);
+      const heap = heapF32(b); // after the mallocs: they may grow the heap
       for (let hd = 0; hd < H; hd++) {
-        for (let j = 0; j < dh; j++) qh[j] = Math.fround(qkv[hd * dh + j] * scale);
-        const qT = this.upload(qh, dh, 1);
-        const ka = viewAt(b, hk, hd * R * dh, [1, S, dh]);
-        const s = this.matMul(ka, qT);
-        dropView(b, ka);
-        free(b, qT);
-        const sv = b.typedArrayFromHeap(s) as Float32Array;
-        for (let i = 0; i < S; i++) scores[i * H + hd] = sv[i];
-        free(b, s);
+        for (let j = 0, at = qp >> 2; j < dh; j++) heap[at + j] = Math.fround(qkv[hd * dh + j] * scale);
+        // A head's keys are one contiguous (S, dh) block.
+        this.gemv(kp + hd * R * dh * 4, dh, S, dh, qp, sp + hd * R * 4);
       }
-      this.softmaxWithAlibi(scores, S, probs, meterBias);
-      // Values: the transposed values (dModel, R) times the probabilities (R, H), zero past S;
-      // column h of the product is right in head h's rows.
-      const pr = this.upload(probs, R, H);
-      const vt = cache.headValues[l]!;
-      const m = this.matMul({ dataId: vt.dataId, shape: [1, d, R], dtype: 'float32' }, pr);
-      free(b, pr);
-      const mv = b.typedArrayFromHeap(m) as Float32Array; // (d, H)
-      for (let j = 0; j < d; j++) attn[j] = mv[j * H + Math.floor(j / dh)];
-      free(b, m);
-      this.addLinear(x, this.upload(attn, 1, d), dw.attnOut[l].w, dw.attnOut[l].b);
+      this.softmaxInPlace(heap, sp >> 2, R, S, bias);
+      // A head's values are dh rows of the transposed (dModel, R) buffer; its probabilities, S of them.
+      for (let hd = 0; hd < H; hd++) this.gemv(vp + hd * dh * R * 4, R, dh, S, sp + hd * R * 4, b.getMemoryOffset(out.dataId) + hd * dh * 4);
+      free(b, scratch);
+      this.addLinear(x, out, dw.attnOut[l].w, dw.attnOut[l].b);
       // Feed-forward, its hidden layer left in the heap.
       const h2 = this.upload(this.normalize(x, h), 1, d);
       const hidden = this.matMul(h2, iw.ff1[l].w, iw.ff1[l].b, true);
@@ -221,28 +216,40 @@ export class WasmDecoder {
   }
 
   /**
-   * ALiBi bias (and the meter heads' bias, (S, H), if any) then a softmax over the S words,
-   * per head; writes (S, H) into `probs`.
+   * The step's attention bias for the S words, (H, S): ALiBi, plus the meter heads' bias
+   * ((S, H), if any), each a float32 sum as the plain step adds them. The same for every layer.
    */
-  private softmaxWithAlibi(scores: Float32Array, S: number, probs: Float32Array, meterBias: Float32Array | null): void {
+  private stepBias(S: number, meterBias: Float32Array | null): Float32Array {
     const H = this.H;
+    const out = new Float32Array(H * S);
     for (let hd = 0; hd < H; hd++) {
       const m = this.slopes[hd];
+      for (let i = 0; i < S; i++) {
+        const alibi = Math.fround(-m * (S - 1 - i));
+        out[hd * S + i] = meterBias ? Math.fround(alibi + meterBias[i * H + hd]) : alibi;
+      }
+    }
+    return out;
+  }
+
+  /** Per head h, scores at heap[at + h * R ..][0, S) plus its bias row, softmaxed in place. */
+  private softmaxInPlace(heap: Float32Array, at: number, R: number, S: number, bias: Float32Array): void {
+    for (let hd = 0; hd < this.H; hd++) {
+      const row = at + hd * R;
+      const br = hd * S;
       let max = -Infinity;
       for (let i = 0; i < S; i++) {
-        // As the plain step: the bias is a float32 table entry, added in float32.
-        const bias = meterBias ? Math.fround(Math.fround(-m * (S - 1 - i)) + meterBias[i * H + hd]) : Math.fround(-m * (S - 1 - i));
-        const v = Math.fround(scores[i * H + hd] + bias);
-        scores[i * H + hd] = v;
+        const v = Math.fround(heap[row + i] + bias[br + i]);
+        heap[row + i] = v;
         if (v > max) max = v;
       }
       let sum = 0;
       for (let i = 0; i < S; i++) {
-        const e = Math.exp(scores[i * H + hd] - max);
-        probs[i * H + hd] = e;
+        const e = Math.exp(heap[row + i] - max);
+        heap[row + i] = e;
         sum += e;
       }
-      for (let i = 0; i < S; i++) probs[i * H + hd] /= sum;
+      for (let i = 0; i < S; i++) heap[row + i] /= sum;
     }
   }
 

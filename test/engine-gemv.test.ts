@@ -1,0 +1,49 @@
+// The wasm SIMD matrix-vector kernel (src/engine/kernels/gemv.wat) against plain JS, and the
+// committed bytes against the source.
+import { execFileSync } from 'node:child_process';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { gemvFor } from '../src/engine/kernels/gemv.ts';
+import { heapF32, type Wasm } from '../src/engine/kernels/wasm-heap.ts';
+import { Prng } from '../src/engine/sampler/prng.ts';
+import { engineBackend, tf } from './helpers/engine-setup.ts';
+
+test.before(engineBackend);
+
+test('gemv equals a plain dot product for every shape tail, with a row stride, and writes only its rows', () => {
+  const b = tf.backend() as Wasm;
+  const gemv = gemvFor(b);
+  const rng = new Prng(3);
+  let checked = 0;
+  for (const rows of [1, 3, 4, 5, 8, 13, 64]) {
+    for (const len of [1, 2, 4, 7, 64, 65, 511]) {
+      const stride = len + (rows % 3) * 5; // padding past each row that must not be read
+      const m = b.makeOutput([rows * stride], 'float32');
+      const v = b.makeOutput([len], 'float32');
+      const o = b.makeOutput([rows + 1], 'float32');
+      const heap = heapF32(b);
+      const [mp, vp, op] = [m, v, o].map((t) => b.getMemoryOffset(t.dataId));
+      for (let i = 0; i < rows * stride; i++) heap[(mp >> 2) + i] = rng.normal();
+      for (let i = 0; i < len; i++) heap[(vp >> 2) + i] = rng.normal();
+      heap[(op >> 2) + rows] = 12345; // a guard just past the output
+      gemv(mp, stride, rows, len, vp, op);
+      for (let r = 0; r < rows; r++) {
+        let want = 0;
+        for (let i = 0; i < len; i++) want += heap[(mp >> 2) + r * stride + i] * heap[(vp >> 2) + i];
+        const got = heap[(op >> 2) + r];
+        assert.ok(Math.abs(got - want) <= 1e-5 * (1 + Math.abs(want)) + 1e-5 * Math.sqrt(len), `rows ${rows} len ${len} row ${r}: ${got} vs ${want}`);
+        checked++;
+      }
+      assert.is(heap[(op >> 2) + rows], 12345, 'wrote past its rows');
+      for (const t of [m, v, o]) b.disposeData(t.dataId);
+    }
+  }
+  assert.ok(checked > 500);
+});
+
+test('the kernel bytes in gemv-wasm.ts are assembled from gemv.wat', () => {
+  const out = execFileSync(process.execPath, ['scripts/build-kernels.mjs', '--check'], { encoding: 'utf8' });
+  assert.match(out, /matches/);
+});
+
+test.run();
