@@ -10,7 +10,7 @@ import { engineBackend, tf } from './helpers/engine-setup.ts';
 
 test.before(engineBackend);
 
-test('gemv equals a plain dot product for every shape tail, with a row stride, and writes only its rows', () => {
+test('gemv equals a plain dot product (stored or added) for every shape tail, with a row stride, and writes only its rows', () => {
   const b = tf.backend() as Wasm;
   const gemv = gemvFor(b);
   const rng = new Prng(3);
@@ -26,9 +26,11 @@ test('gemv equals a plain dot product for every shape tail, with a row stride, a
       for (let i = 0; i < rows * stride; i++) heap[(mp >> 2) + i] = rng.normal();
       for (let i = 0; i < len; i++) heap[(vp >> 2) + i] = rng.normal();
       heap[(op >> 2) + rows] = 12345; // a guard just past the output
-      gemv(mp, stride, rows, len, vp, op);
+      const add = (rows + len) % 2 === 0;
+      const before = Array.from({ length: rows }, (_, r) => (add ? (heap[(op >> 2) + r] = rng.normal()) : 0));
+      gemv(mp, stride, rows, len, vp, op, add ? 1 : 0);
       for (let r = 0; r < rows; r++) {
-        let want = 0;
+        let want = before[r];
         for (let i = 0; i < len; i++) want += heap[(mp >> 2) + r * stride + i] * heap[(vp >> 2) + i];
         const got = heap[(op >> 2) + r];
         assert.ok(Math.abs(got - want) <= 1e-5 * (1 + Math.abs(want)) + 1e-5 * Math.sqrt(len), `rows ${rows} len ${len} row ${r}: ${got} vs ${want}`);

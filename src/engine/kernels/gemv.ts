@@ -3,8 +3,11 @@
 import { GEMV_WASM } from './gemv-wasm.ts';
 import type { Wasm } from './wasm-heap.ts';
 
-/** out[r] = sum_i mat[r * stride + i] * vec[i] for r < rows, i < len; pointers are byte offsets, stride in floats. */
-export type Gemv = (mat: number, stride: number, rows: number, len: number, vec: number, out: number) => void;
+/**
+ * out[r] = sum_i mat[r * stride + i] * vec[i] for r < rows, i < len (or out[r] += it, with
+ * add = 1); pointers are byte offsets, stride in floats.
+ */
+export type Gemv = (mat: number, stride: number, rows: number, len: number, vec: number, out: number, add: 0 | 1) => void;
 
 const byMemory = new WeakMap<WebAssembly.Memory, Gemv>();
 let compiled: WebAssembly.Module | null = null;

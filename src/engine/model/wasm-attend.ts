@@ -15,8 +15,9 @@
 // can never be stale (GUIDE §4); the cache never is one: packing a (900, 64) value block on
 // every call cost ~200 us against ~50 for the product itself.
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { gemvFor } from '../kernels/gemv.ts';
 import { callOriginal } from '../kernels/original.ts';
-import { dropView, free, viewAt, type Wasm } from '../kernels/wasm-heap.ts';
+import { free, heapF32, type Wasm } from '../kernels/wasm-heap.ts';
 import { MASKED } from './alibi.ts';
 import type { PagedKVCache } from './paged-kv-cache.ts';
 
@@ -41,10 +42,6 @@ export function blockBias(slopes: Float32Array, n: number, T: number, Sp: number
   return v;
 }
 
-function matMul(b: Wasm, a: TensorInfo, w: TensorInfo): TensorInfo {
-  return callOriginal('_FusedMatMul', b, { a, b: w }, { transposeA: false, transposeB: false, activation: 'linear' });
-}
-
 /**
  * Attention output (T, dModel) of queries `qkv` (rows of 3 * dModel, queries first) at words
  * n..n+T-1 of layer `l`, whose keys and values are already written; `bias` is
@@ -54,44 +51,38 @@ export function attendBlock(b: Wasm, cache: PagedKVCache, l: number, qkv: Float3
   const d = cache.dModel;
   const H = slopes.length;
   const dh = d / H;
-  const S = n + T;
   const R = cache.headRows; // score rows padded to the by-head buffers' width: the padding is masked to zero
-  const hk = cache.headKeys[l]!;
-  const hv = cache.headValues[l]!;
+  const gemv = gemvFor(b);
   const scale = Math.fround(1 / Math.sqrt(dh)); // as the plain path's float32 multiply
-  // Scores onto the bias: one row of R per (head, query); a head's keys are one (S, dh) block.
+  // One row of R per (head, query), holding the bias; the kernel adds each query's scores
+  // over the keys it may see (query t sees words 0..n+t).
   const logits = b.makeOutput([H * T, R], f32);
-  (b.typedArrayFromHeap(logits) as Float32Array).set(bias);
+  const queries = b.makeOutput([T * dh], f32); // one head's scaled queries, (T, dh)
+  const lp = b.getMemoryOffset(logits.dataId);
+  const qp = b.getMemoryOffset(queries.dataId);
+  const kp = b.getMemoryOffset(cache.headKeys[l]!.dataId);
+  let heap = heapF32(b);
+  heap.set(bias, lp >> 2);
   for (let h = 0; h < H; h++) {
-    const qT = b.makeOutput([1, dh, T], f32);
-    const a = b.typedArrayFromHeap(qT) as Float32Array;
-    for (let t = 0; t < T; t++) for (let j = 0, o = t * 3 * d + h * dh; j < dh; j++) a[j * T + t] = Math.fround(qkv[o + j] * scale);
-    const ka = viewAt(b, hk, h * R * dh, [1, S, dh]);
-    const s = matMul(b, ka, qT); // (S, T)
-    dropView(b, ka);
-    free(b, qT);
-    const sv = b.typedArrayFromHeap(s) as Float32Array;
-    const out = b.typedArrayFromHeap(logits) as Float32Array; // after the malloc: the heap may have grown
-    // Masked entries get a score too: MASKED plus a score is still far below any real one.
-    for (let t = 0; t < T; t++) for (let r = 0, o = (h * T + t) * R, i = t; r < S; r++, i += T) out[o + r] += sv[i];
-    free(b, s);
+    for (let t = 0, at = qp >> 2; t < T; t++) for (let j = 0, o = t * 3 * d + h * dh; j < dh; j++) heap[at++] = Math.fround(qkv[o + j] * scale);
+    // A head's keys are one contiguous (S, dh) block.
+    for (let t = 0; t < T; t++) gemv(kp + h * R * dh * 4, dh, n + t + 1, dh, qp + t * dh * 4, lp + (h * T + t) * R * 4, 1);
   }
+  free(b, queries);
   const probs = callOriginal('Softmax', b, { logits }, { dim: 1 });
   free(b, logits);
-  const pT = callOriginal('Transpose', b, { x: { dataId: probs.dataId, shape: [H, T, R], dtype: f32 } }, { perm: [0, 2, 1] }); // (H, R, T)
-  free(b, probs);
-  // Values: a head's transposed values (dh, R) times its probabilities (R, T), zero past S.
-  const attn = new Float32Array(T * d);
+  // A head's values are dh rows of the transposed (dModel, R) buffer, its probabilities one
+  // row of R per query, exactly zero past the query's own word.
+  const out = b.makeOutput([T * d], f32);
+  const op = b.getMemoryOffset(out.dataId);
+  const pp = b.getMemoryOffset(probs.dataId);
+  const vp = b.getMemoryOffset(cache.headValues[l]!.dataId);
   for (let h = 0; h < H; h++) {
-    const va = viewAt(b, hv, h * dh * R, [1, dh, R]);
-    const pr = viewAt(b, pT, h * R * T, [1, R, T]);
-    const m = matMul(b, va, pr); // (dh, T)
-    dropView(b, va);
-    dropView(b, pr);
-    const mv = b.typedArrayFromHeap(m) as Float32Array;
-    for (let j = 0; j < dh; j++) for (let t = 0, o = h * dh + j; t < T; t++) attn[t * d + o] = mv[j * T + t];
-    free(b, m);
+    for (let t = 0; t < T; t++) gemv(vp + h * dh * R * 4, R, dh, n + t + 1, pp + (h * T + t) * R * 4, op + (t * d + h * dh) * 4, 0);
   }
-  free(b, pT);
+  free(b, probs);
+  heap = heapF32(b);
+  const attn = heap.slice(op >> 2, (op >> 2) + T * d);
+  free(b, out);
   return attn;
 }

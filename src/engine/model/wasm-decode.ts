@@ -146,11 +146,11 @@ export class WasmDecoder {
       for (let hd = 0; hd < H; hd++) {
         for (let j = 0, at = qp >> 2; j < dh; j++) heap[at + j] = Math.fround(qkv[hd * dh + j] * scale);
         // A head's keys are one contiguous (S, dh) block.
-        this.gemv(kp + hd * R * dh * 4, dh, S, dh, qp, sp + hd * R * 4);
+        this.gemv(kp + hd * R * dh * 4, dh, S, dh, qp, sp + hd * R * 4, 0);
       }
       this.softmaxInPlace(heap, sp >> 2, R, S, bias);
       // A head's values are dh rows of the transposed (dModel, R) buffer; its probabilities, S of them.
-      for (let hd = 0; hd < H; hd++) this.gemv(vp + hd * dh * R * 4, R, dh, S, sp + hd * R * 4, b.getMemoryOffset(out.dataId) + hd * dh * 4);
+      for (let hd = 0; hd < H; hd++) this.gemv(vp + hd * dh * R * 4, R, dh, S, sp + hd * R * 4, b.getMemoryOffset(out.dataId) + hd * dh * 4, 0);
       free(b, scratch);
       this.addLinear(x, out, dw.attnOut[l].w, dw.attnOut[l].b);
       // Feed-forward, its hidden layer left in the heap.
