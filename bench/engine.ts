@@ -92,8 +92,8 @@ export async function runEngineBench(opts: EngineBenchOptions): Promise<EngineBe
   }
   input.dispose();
   targets.dispose();
-  const recomputeMs = median(recomputeRuns);
-  log(`recompute ctx 512: ${recomputeMs.toFixed(1)} ms`);
+  const forwardMs = median(recomputeRuns);
+  log(`forward() over 512 words: ${forwardMs.toFixed(1)} ms`);
 
   const primeRuns: number[] = [];
   for (let r = 0; r < (big ? 2 : 4); r++) {
@@ -106,6 +106,10 @@ export async function runEngineBench(opts: EngineBenchOptions): Promise<EngineBe
   }
   const primeMs = median(primeRuns);
   log(`prime 512 words: ${primeMs.toFixed(1)} ms`);
+  // The recompute is whichever of the two full passes is faster: both end in the same
+  // distributions for the 513th word, and a slow baseline would flatter the cache.
+  const recomputeMs = Math.min(forwardMs, primeMs);
+  log(`recompute ctx 512: ${recomputeMs.toFixed(1)} ms (the faster of forward() and a prime from empty)`);
 
   model.dispose();
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
@@ -117,6 +121,7 @@ export async function runEngineBench(opts: EngineBenchOptions): Promise<EngineBe
     primeWordsPerSec: round(512 / (primeMs / 1000), 0),
     peakRssMb: round(peakRssMb, 1),
     recomputeMsCtx512: round(recomputeMs, 1),
+    forwardMsCtx512: round(forwardMs, 1),
     decodeWordsPerSecCtx512: round(1000 / decode.ctx512.p99Ms, 0),
     parameters: parameterCount(config, VOCAB.sizes),
     layers: config.nLayers,

@@ -8,8 +8,9 @@ const HEADER = `# Benchmarks
 
 Written by \`npm run bench\` (\`node --import tsx bench/run.ts\`); each section is replaced
 when its config and backend are run again. Decode latency is one KV-cache step plus
-sampling the word, at the stated context (words attended). "Recompute" runs the full
-sequence forward for the same next-word distributions; the ratio is recompute time over
+sampling the word, at the stated context (words attended). "Recompute" computes the same
+next-word distributions from scratch over all 512 words, by the faster of the training
+forward pass and a batched prime into an empty cache; the ratio is recompute time over
 the cached step's p50. Priming ingests 512 words into an empty cache in batched calls.
 Peak RSS is the whole process's high-water mark.
 
