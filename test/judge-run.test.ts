@@ -20,7 +20,8 @@ let index: StoreIndex;
 const MEASURES = ['pitchClass', 'onset', 'density', 'notesPerBar', 'inKey', 'distinct4', 'harmonyRepeat'];
 
 async function tinyModel(dir: string, seed: number, notes?: string): Promise<void> {
-  const model = CPTransformer.create(tinyConfig(), seed);
+  // A window of 512 words holds a song's four judged bars, so contextUse measures every song.
+  const model = CPTransformer.create(tinyConfig({ contextLength: 512 }), seed);
   await saveModel(model, dir, { name: 'tiny', dataSources: ['pop909'], trainingSteps: seed, metrics: {}, date: new Date(0).toISOString(), ...(notes ? { notes } : {}) });
   model.dispose();
 }
@@ -74,6 +75,15 @@ test('judge --json over a checkpoints folder: every model, the two peers, the do
         assert.ok(Math.abs(s.vsMarkov[k].difference.mean - (s.measures[k].mean - markov.measures[k].mean)) < 1e-9);
       }
       assert.type(s.hitMaxWords, 'number');
+      const u = s.contextUse;
+      assert.is(u.songs, 3);
+      assert.ok(u.words > 0);
+      for (const k of ['nllPerWord', 'pitch', 'chord']) {
+        assert.ok(u[k].full > 0 && u[k].lastBar > 0, `${s.name} ${k}: ${JSON.stringify(u[k])}`);
+        assert.ok(Math.abs(u[k].gain - (u[k].lastBar - u[k].full)) < 1e-9);
+      }
+      // The primer has two bars here, so its last bar alone is less context than all of it.
+      assert.ok(Math.abs(u.nllPerWord.gain) > 1e-6, 'the two contexts give different predictions');
     } else assert.is(s.vsMarkov, undefined);
   }
   // the echo of a song's bars 0-1 is judged against its bars 2-3; the reference has its own density

@@ -16,6 +16,8 @@ export interface JudgeCase {
   file: string;
   /** The first primerBars bars of words. */
   primer: Word[];
+  /** The words of the real next bars. */
+  next: Word[];
   primerNotes: ScoreNote[];
   /** The real notes with onsets in bars [primerBars, primerBars + bars). */
   reference: ScoreNote[];
@@ -64,7 +66,7 @@ export function heldOutCases(store: TokenStore, opts: HeldOutOptions): HeldOut {
       continue;
     }
     const primer = firstBars(words, opts.primerBars);
-    usable.push({ id, source: song.source, file: song.file, primer, primerNotes: decodeWords(primer).notes, reference });
+    usable.push({ id, source: song.source, file: song.file, primer, next: head.slice(primer.length), primerNotes: decodeWords(primer).notes, reference });
   }
   const take = Math.min(opts.songs, usable.length);
   const cases = Array.from({ length: take }, (_, i) => usable[Math.floor((i * usable.length) / take)]);

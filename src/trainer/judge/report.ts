@@ -51,6 +51,13 @@ export function formatReport(r: JudgeReport): string[] {
     });
     const extra = [s.hitMaxWords ? `${s.hitMaxWords} continuations cut at ${r.maxWords} words` : '', `${s.seconds.toFixed(0)} s`].filter(Boolean).join(', ');
     lines.push(`${s.name} vs markov (model - markov, lower is better): ${parts.join('; ')}; ${extra}`);
+    const u = s.contextUse;
+    if (u && u.songs > 0) {
+      lines.push(
+        `${s.name} listens: NLL per word of the real next bars ${u.nllPerWord.full.toFixed(3)} after the whole primer, ${u.nllPerWord.lastBar.toFixed(3)} after its last bar ` +
+          `(gain ${signed(u.nllPerWord.gain, 3)}); pitch ${u.pitch.full.toFixed(3)} / ${u.pitch.lastBar.toFixed(3)} (gain ${signed(u.pitch.gain, 3)}); ${u.songs} songs`,
+      );
+    }
   }
   return lines;
 }

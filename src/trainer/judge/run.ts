@@ -15,6 +15,7 @@ import { STEPS_PER_BAR } from '../../engine/vocab.ts';
 import { AntiphonError } from '../../errors.ts';
 import { readTokenStore } from '../token-store.ts';
 import { TRAIN_DEFAULTS } from '../train-run.ts';
+import { contextUse, type ContextUse } from './context-use.ts';
 import { echoContinuation } from './echo.ts';
 import { heldOutCases, type JudgeCase } from './held-out.ts';
 import { keyName, keyOfNotes, type Key } from './key.ts';
@@ -75,6 +76,8 @@ export interface SystemReport {
   vsMarkov?: Record<(typeof HISTOGRAM_MEASURES)[number], { beats: boolean; difference: Stat | null }>;
   /** For a model: continuations cut short by maxWords. */
   hitMaxWords?: number;
+  /** For a model: how much it uses the primer (context-use.ts). */
+  contextUse?: ContextUse;
   /** Wall-clock seconds spent continuing every song. */
   seconds: number;
 }
@@ -206,7 +209,9 @@ export async function judge(opts: JudgeOptions, hooks: JudgeHooks = {}): Promise
       const scores: SongScores[] = [];
       let hit = 0;
       const t0 = performance.now();
+      let listens: ContextUse | undefined;
       try {
+        listens = contextUse(model, held.cases);
         for (const [i, c] of held.cases.entries()) {
           const sampler = new Sampler({ seed: songSeed(opts.seed, c.id, 1), settings: sampling });
           const added = continueWords(model, c.primer, sampler, { bars: opts.bars, maxWords: opts.maxWords });
@@ -221,7 +226,7 @@ export async function judge(opts: JudgeOptions, hooks: JudgeHooks = {}): Promise
       perSong.set(names[m], scores);
       systems.push({
         name: names[m], kind: 'model', model: dir, trainingSteps: card.trainingSteps,
-        measures: summarizeAll(scores, opts.seed), hitMaxWords: hit, seconds: (performance.now() - t0) / 1000,
+        measures: summarizeAll(scores, opts.seed), hitMaxWords: hit, contextUse: listens, seconds: (performance.now() - t0) / 1000,
       });
     }
   } finally {
