@@ -150,9 +150,13 @@ export class WasmDecoder {
         // A head's keys are one contiguous (S, dh) block.
         this.gemv(kp + hd * R * dh * 4, dh, S, dh, qp, sp + hd * R * 4, 0);
       }
-      this.softmaxInPlace(heap, sp >> 2, R, S, bias);
-      // A head's values are dh rows of the transposed (dModel, R) buffer; its probabilities, S of them.
-      for (let hd = 0; hd < H; hd++) this.gemv(vp + hd * dh * R * 4, R, dh, S, sp + hd * R * 4, b.getMemoryOffset(out.dataId) + hd * dh * 4, 0);
+      const sums = this.expInPlace(heap, sp >> 2, R, S, bias);
+      // A head's values are dh rows of the transposed (dModel, R) buffer; its weights, S of them,
+      // are the softmax's numerators: the head's output is divided by their sum afterwards.
+      const op = b.getMemoryOffset(out.dataId);
+      for (let hd = 0; hd < H; hd++) this.gemv(vp + hd * dh * R * 4, R, dh, S, sp + hd * R * 4, op + hd * dh * 4, 0);
+      const o = heapF32(b);
+      for (let hd = 0; hd < H; hd++) for (let j = 0, at = (op >> 2) + hd * dh; j < dh; j++) o[at + j] /= sums[hd];
       free(b, scratch);
       this.addLinear(x, out, dw.attnOut[l].w, dw.attnOut[l].b);
       // Feed-forward, its hidden layer left in the heap.
@@ -234,8 +238,12 @@ export class WasmDecoder {
     return out;
   }
 
-  /** Per head h, scores at heap[at + h * R ..][0, S) plus its bias row, softmaxed in place. */
-  private softmaxInPlace(heap: Float32Array, at: number, R: number, S: number, bias: Float32Array): void {
+  /**
+   * Per head h, scores at heap[at + h * R ..][0, S) plus its bias row, replaced by the
+   * softmax's numerators exp(score - max); returns each head's sum of them.
+   */
+  private expInPlace(heap: Float32Array, at: number, R: number, S: number, bias: Float32Array): Float64Array {
+    const sums = new Float64Array(this.H);
     for (let hd = 0; hd < this.H; hd++) {
       const row = at + hd * R;
       const br = hd * S;
@@ -251,8 +259,9 @@ export class WasmDecoder {
         heap[row + i] = e;
         sum += e;
       }
-      for (let i = 0; i < S; i++) heap[row + i] /= sum;
+      sums[hd] = sum;
     }
+    return sums;
   }
 
   /** The type head and both type-conditioned family heads, as CPTransformer.headsForLast. */
