@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FAMILIES, TYPE } from '../vocab.ts';
 import type { ModelConfig } from './config.ts';
 import { meterBuckets, type MeterTable } from './meter.ts';
+import type { WeightMap } from './weights.ts';
 
 /** gain * table in float32, as the forward pass multiplies it. */
 function meterBiasTable(table: tf.Tensor, gain: number): Float32Array {
@@ -21,7 +22,6 @@ function meterBiasTable(table: tf.Tensor, gain: number): Float32Array {
   t.dispose();
   return v;
 }
-import type { WeightMap } from './weights.ts';
 
 export interface Linear {
   w: tf.Tensor2D; // (in, out)

@@ -11,34 +11,15 @@
 import { gemvFor } from '../kernels/gemv.ts';
 import { callOriginal } from '../kernels/original.ts';
 import { free, heapF32, type Wasm } from '../kernels/wasm-heap.ts';
-import { MASKED } from './alibi.ts';
 import type { PagedKVCache } from './paged-kv-cache.ts';
 
 const f32 = 'float32' as const;
 
 /**
- * The ALiBi bias and causal mask of T queries at words n..n+T-1, (H * T, Sp) rows of
- * (head, query); the same for every layer, so a prime builds it once. Columns past the last
- * word are masked: the cache's buffers are Sp = headRows words wide.
- */
-export function blockBias(slopes: Float32Array, n: number, T: number, Sp: number): Float32Array {
-  const H = slopes.length;
-  const v = new Float32Array(H * T * Sp).fill(MASKED);
-  for (let h = 0; h < H; h++) {
-    const m = slopes[h];
-    for (let t = 0, q = n; t < T; t++, q++) {
-      const row = (h * T + t) * Sp;
-      // As the plain path's table: the float32 value of -slope * distance.
-      for (let j = 0; j <= q; j++) v[row + j] = -m * (q - j);
-    }
-  }
-  return v;
-}
-
-/**
  * Attention output (T, dModel) of queries `qkv` (rows of 3 * dModel, queries first) at words
- * n..n+T-1 of layer `l`, whose keys and values are already written; `bias` is
- * blockBias(slopes, n, T, cache.headRows).
+ * n..n+T-1 of layer `l`, whose keys and values are already written; `bias` is the causal
+ * position bias, alibiBlockData(H, T, cache.headRows, n, meterHeads) plus any meter bias:
+ * (H * T, headRows) rows of (head, query), masked past each query's word.
  */
 export function attendBlock(b: Wasm, cache: PagedKVCache, l: number, qkv: Float32Array, n: number, T: number, slopes: Float32Array, bias: Float32Array): Float32Array {
   const d = cache.dModel;

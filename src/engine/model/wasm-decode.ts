@@ -16,12 +16,12 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { callOriginal } from '../kernels/original.ts';
 import { gemvFor, type Gemv } from '../kernels/gemv.ts';
 import { free, heapF32, type Wasm } from '../kernels/wasm-heap.ts';
-import { alibiSlopes } from './alibi.ts';
+import { alibiBlockData, alibiSlopes } from './alibi.ts';
 import { addMeterBlock, meterDecodeBias, type MeterTable } from './meter.ts';
 import type { ModelConfig } from './config.ts';
 import type { InferenceWeights } from './inference-weights.ts';
 import type { PagedKVCache } from './paged-kv-cache.ts';
-import { attendBlock, blockBias } from './wasm-attend.ts';
+import { attendBlock } from './wasm-attend.ts';
 import type { WeightMap } from './weights.ts';
 
 /** The weights a step reads, resolved once per InferenceWeights. */
@@ -131,6 +131,7 @@ export class WasmDecoder {
     const h = new Float32Array(d);
     const scale = Math.fround(1 / Math.sqrt(dh)); // as the plain step's float32 head mask
     const bias = this.stepBias(S, meter && iw.meter ? this.meterBias(meter.q, meter.prior, iw.meter) : null);
+    const gemv = this.gemv;
     for (let l = 0; l < this.config.nLayers; l++) {
       // Attention input and the new word's key and value.
       const hIn = this.upload(this.normalize(x, h), 1, d);
@@ -148,13 +149,13 @@ export class WasmDecoder {
       for (let hd = 0; hd < H; hd++) {
         for (let j = 0, at = qp >> 2; j < dh; j++) heap[at + j] = Math.fround(qkv[hd * dh + j] * scale);
         // A head's keys are one contiguous (S, dh) block.
-        this.gemv(kp + hd * R * dh * 4, dh, S, dh, qp, sp + hd * R * 4, 0);
+        gemv(kp + hd * R * dh * 4, dh, S, dh, qp, sp + hd * R * 4, 0);
       }
       const sums = this.expInPlace(heap, sp >> 2, R, S, bias);
       // A head's values are dh rows of the transposed (dModel, R) buffer; its weights, S of them,
       // are the softmax's numerators: the head's output is divided by their sum afterwards.
       const op = b.getMemoryOffset(out.dataId);
-      for (let hd = 0; hd < H; hd++) this.gemv(vp + hd * dh * R * 4, R, dh, S, sp + hd * R * 4, op + hd * dh * 4, 0);
+      for (let hd = 0; hd < H; hd++) gemv(vp + hd * dh * R * 4, R, dh, S, sp + hd * R * 4, op + hd * dh * 4, 0);
       const o = heapF32(b);
       for (let hd = 0; hd < H; hd++) for (let j = 0, at = (op >> 2) + hd * dh; j < dh; j++) o[at + j] /= sums[hd];
       free(b, scratch);
@@ -191,7 +192,7 @@ export class WasmDecoder {
       return this.upload(h, T, d);
     };
     cache.startBlock(n, T);
-    const bias = blockBias(this.slopes, n, T, cache.headRows);
+    const bias = alibiBlockData(this.H, T, cache.headRows, n, this.config.meter?.heads ?? 0);
     if (steps && iw.meter) addMeterBlock(bias, cache.headRows, this.H, steps.q, steps.k, n, iw.meter);
     for (let l = 0; l < this.config.nLayers; l++) {
       const hIn = normRows();
