@@ -19,6 +19,13 @@ export interface DuetBench {
   ingest: Latency;
   /** The same calls played without the sustain pedal: words become final every half bar, a few at a time. */
   ingestNoPedal: Latency;
+  /** The pedalled calls with the session's forecast off: every commit primed when it comes. */
+  ingestNoForecast: Latency;
+  /**
+   * The forecast in the pedalled calls: the share of the person's words that were already in
+   * the cache when they came, and the forecast words primed per word played (its idle work).
+   */
+  forecast: { keptShare: number; primedPerWordPlayed: number };
   /** Each uninterrupted piece of the session's model work (ingest slices, preparation slices, answer pumps). */
   block: Latency;
   firstAnswer: Latency;
@@ -88,6 +95,10 @@ export async function runDuetBench(opts: {
   const calls = opts.calls ?? 40;
   const ingest: number[] = [];
   const ingestNoPedal: number[] = [];
+  const ingestNoForecast: number[] = [];
+  let forecastKept = 0;
+  let forecastPrimed = 0;
+  let wordsPlayed = 0;
   const block: number[] = [];
   const first: number[] = [];
   const cold: number[] = [];
@@ -97,13 +108,14 @@ export async function runDuetBench(opts: {
   let wordsGenerated = 0;
   const bpm = 96;
   const callMs = (16 * 60000) / bpm;
-  for (const mode of ['silence', 'handoff', 'nopedal'] as const) {
+  for (const mode of ['silence', 'handoff', 'nopedal', 'noforecast'] as const) {
     const scheduler = new VirtualTimeScheduler(VirtualAction, Infinity);
     const session = new DuetSession(model, {
       seed: 7,
       scheduler,
       statsSamples: Infinity,
       workSliceWords: opts.workSliceWords,
+      forecast: mode !== 'noforecast',
       settings: { tempoSource: 'fixed', bpm, minBars: 4, maxBars: 4, handoffController: mode === 'handoff' ? 67 : null },
     });
     const errors: string[] = [];
@@ -126,10 +138,13 @@ export async function runDuetBench(opts: {
     session.dispose();
     log(`duet bench (${mode}): ${s.firstAnswerMs.length} answers, ${s.wordsPlayed} words played, ${s.wordsGenerated} generated`);
     // The unpedalled run only measures ingest; the others are the pedalled call's figures.
-    if (mode === 'nopedal') {
-      ingestNoPedal.push(...s.ingestMs);
+    if (mode === 'nopedal' || mode === 'noforecast') {
+      (mode === 'nopedal' ? ingestNoPedal : ingestNoForecast).push(...s.ingestMs);
       continue;
     }
+    forecastKept += s.forecastKept;
+    forecastPrimed += s.forecastPrimed;
+    wordsPlayed += s.wordsPlayed;
     (mode === 'silence' ? first : cold).push(...s.firstAnswerMs);
     ingest.push(...s.ingestMs);
     block.push(...s.blockMs);
@@ -143,6 +158,8 @@ export async function runDuetBench(opts: {
     duetModel: name,
     ingest: latency(ingest),
     ingestNoPedal: latency(ingestNoPedal),
+    ingestNoForecast: latency(ingestNoForecast),
+    forecast: { keptShare: round(forecastKept / Math.max(wordsPlayed, 1)), primedPerWordPlayed: round(forecastPrimed / Math.max(wordsPlayed, 1), 2) },
     block: latency(block),
     firstAnswer: latency(first),
     firstAnswerCold: latency(cold),

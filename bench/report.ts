@@ -50,6 +50,10 @@ function duetRows(r: EngineBench): string[] {
   return [
     `| duet ingest p50 / p99 (note event to its words in the cache) | ${d.ingest.p50Ms} / ${d.ingest.p99Ms} ms |`,
     ...(d.ingestNoPedal ? [`| duet ingest p50 / p99, the same calls without the sustain pedal | ${d.ingestNoPedal.p50Ms} / ${d.ingestNoPedal.p99Ms} ms |`] : []),
+    ...(d.ingestNoForecast ? [`| duet ingest p50 / p99, pedalled, with the forecast off | ${d.ingestNoForecast.p50Ms} / ${d.ingestNoForecast.p99Ms} ms |`] : []),
+    ...(d.forecast
+      ? [`| duet forecast: the person's words already in the cache when they came; forecast words primed per word played | ${(d.forecast.keptShare * 100).toFixed(1)}%; ${d.forecast.primedPerWordPlayed} |`]
+      : []),
     ...(d.block ? [`| duet longest hold of the thread p50 / p99 (one slice of model work) | ${d.block.p50Ms} / ${d.block.p99Ms} ms |`] : []),
     `| duet first answer p50 / p99 (phrase end to first note scheduled) | ${d.firstAnswer.p50Ms} / ${d.firstAnswer.p99Ms} ms |`,
     `| duet first answer with no speculation (hand-off CC) p50 / p99 | ${d.firstAnswerCold!.p50Ms} / ${d.firstAnswerCold!.p99Ms} ms |`,

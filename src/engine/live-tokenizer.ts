@@ -12,7 +12,7 @@ import { assertNoteEvent, type NoteEvent } from './note-events.ts';
 import { NoteTracker } from './note-tracker.ts';
 import { quantizeNote, tickToStep } from './quantize.ts';
 import { compareScoreNotes, type PerfNote, type ScoreNote } from './score.ts';
-import { DURATION_STEPS, MAX_DURATION_STEPS, TICKS_PER_BEAT, tempoToToken, type Word } from './vocab.ts';
+import { DURATION_STEPS, MAX_DURATION_STEPS, TICKS_PER_BEAT, TICKS_PER_STEP, tempoToToken, type Word } from './vocab.ts';
 
 /** Maps the performer's clock to grid ticks, and gives each beat's tempo. */
 export interface TimeGrid {
@@ -59,6 +59,28 @@ export interface LiveTokenizerOptions {
   from?: number;
   /** The encoder state the words before `from` left (tempo, chord, bars written). */
   state?: EncoderState;
+}
+
+/** Forecast words, and the word counts at which a commit can end (each chord window's end). */
+export interface Forecast {
+  words: Word[];
+  cuts: number[];
+}
+
+/**
+ * Into a sorted list. A re-strike inside one step lands on the same (step, pitch): merged, as
+ * the file tokenizer does, into a new object (a forecast shares the list's notes).
+ */
+function insertNote(notes: ScoreNote[], q: ScoreNote): void {
+  const at = notes.findIndex((m) => m.step === q.step && m.pitch === q.pitch);
+  if (at >= 0) {
+    const same = notes[at];
+    notes[at] = { ...same, duration: Math.max(same.duration, q.duration), velocity: Math.max(same.velocity, q.velocity) };
+    return;
+  }
+  let i = notes.length;
+  while (i > 0 && compareScoreNotes(notes[i - 1], q) > 0) i--;
+  notes.splice(i, 0, q);
 }
 
 export class LiveTokenizer {
@@ -150,6 +172,38 @@ export class LiveTokenizer {
     return encodeSteps(this.notes, this.committed, this.lastOnsetStep + 1, (b) => this.grid.tempoOfBeat(b), { ...this.state });
   }
 
+  /**
+   * A forecast of the next commit: the words of the steps before `to` (a chord-window
+   * boundary), if every sounding note (held or pedalled) ended on `releaseStep` and no note
+   * started before `to`. Changes nothing. A duet primes these while the person plays, so that
+   * when the real words come (a pedal change, a key let go) most are already in the cache.
+   */
+  predict(releaseStep: number, to: number): Forecast {
+    const words: Word[] = [];
+    const cuts: number[] = [];
+    if (this.ended || !this.grid.anchored || to <= this.committed) return { words, cuts };
+    const notes = this.notes.slice();
+    for (const n of this.tracker.endedAt(releaseStep * TICKS_PER_STEP)) insertNote(notes, this.scoreNote(n));
+    const state = { ...this.state };
+    for (let s = this.committed; s < to; ) {
+      const end = Math.min(to, (Math.floor(s / CHORD_WINDOW_STEPS) + 1) * CHORD_WINDOW_STEPS);
+      encodeSteps(notes, s, end, (b) => this.grid.tempoOfBeat(b), state, words);
+      cuts.push(words.length);
+      s = end;
+    }
+    return { words, cuts };
+  }
+
+  /** The step of the latest onset so far (-1 before one). */
+  get lastOnset(): number {
+    return this.lastOnsetStep;
+  }
+
+  /** Notes sounding now: held, or kept by the pedal. */
+  get soundingNotes(): number {
+    return this.tracker.openCount;
+  }
+
   /** Notes waiting for their length. */
   get heldNotes(): number {
     return this.tracker.openCount;
@@ -175,22 +229,18 @@ export class LiveTokenizer {
     return this.state;
   }
 
-  private add(n: PerfNote | null): void {
-    if (!n) return;
+  private scoreNote(n: PerfNote): ScoreNote {
     const q = quantizeNote(n);
     if (q.step < this.from) q.step = this.from;
+    return q;
+  }
+
+  private add(n: PerfNote | null): void {
+    if (!n) return;
+    const q = this.scoreNote(n);
     this.firstOnset = Math.min(this.firstOnset, q.step);
     this.lastEnd = Math.max(this.lastEnd, q.step + DURATION_STEPS[q.duration]);
-    // A re-strike inside one step lands on the same (step, pitch): merge, as the file tokenizer does.
-    const same = this.notes.find((m) => m.step === q.step && m.pitch === q.pitch);
-    if (same) {
-      same.duration = Math.max(same.duration, q.duration);
-      same.velocity = Math.max(same.velocity, q.velocity);
-      return;
-    }
-    let i = this.notes.length;
-    while (i > 0 && compareScoreNotes(this.notes[i - 1], q) > 0) i--;
-    this.notes.splice(i, 0, q);
+    insertNote(this.notes, q);
   }
 
   private commit(to: number): Word[] {

@@ -58,6 +58,15 @@ export class NoteTracker {
     return ended;
   }
 
+  /** The notes sounding now (held, or kept by the pedal), as if they all ended at `tick`. */
+  endedAt(tick: number): PerfNote[] {
+    return [...this.sounding].map(([pitch, s]) => ({ tick: s.tick, dur: Math.max(tick - s.tick, 1e-6), pitch, velocity: s.velocity }));
+  }
+
+  get pedal(): boolean {
+    return this.pedalDown;
+  }
+
   /** Earliest onset still waiting for its length, or Infinity. */
   earliestOpenTick(): number {
     let t = Infinity;

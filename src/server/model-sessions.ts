@@ -37,6 +37,8 @@ export interface ModelSessionsOptions {
   engineWorkers?: number;
   /** Every session's DuetSessionOptions.workSliceWords (default: the session's). */
   workSliceWords?: number;
+  /** Every session's DuetSessionOptions.forecast (default: the session's). */
+  forecast?: boolean;
 }
 
 const shown = (dir: string): string => relative(process.cwd(), dir) || '.';
@@ -71,14 +73,14 @@ export async function loadModelSessions(
   const { model, card } = await loadModel(dir);
   log(`engine: warmed up in ${Math.round(warmUp(model))} ms`);
   const sampling = card.sampling as SamplerSettingsInput | undefined;
-  const workSliceWords = opts.workSliceWords;
-  const local: SessionFactory = (o) => new DuetSession(model, { workSliceWords, ...o, settings: withModelSampling(o.settings, sampling) });
+  const { workSliceWords, forecast } = opts;
+  const local: SessionFactory = (o) => new DuetSession(model, { workSliceWords, forecast, ...o, settings: withModelSampling(o.settings, sampling) });
   const freeModel = () => {
     if (!model.disposed) model.dispose();
   };
   if (workers === 0) return { createSession: local, model, info: infoOf(card), engineWorkers: 0, dispose: async () => freeModel() };
   // The first session plays in this thread; more at once go to workers on the other cores.
-  const pool = new EngineWorkerPool({ modelDir: dir, backend, workers, sampling, local, log, workSliceWords });
+  const pool = new EngineWorkerPool({ modelDir: dir, backend, workers, sampling, local, log, workSliceWords, forecast });
   await pool.start();
   log(`engine: one session in this thread, more in up to ${workers} worker thread(s)`);
   return {

@@ -50,7 +50,8 @@ export async function runServe(values: Record<string, unknown>, positionals: str
 
   const engineWorkers = intOption(values, 'engine-workers', defaultEngineWorkers(), 0);
   const workSliceWords = intOption(values, 'work-slice', DEFAULT_WORK_SLICE_WORDS, 1);
-  const loaded: ModelSessions = await loadModelSessions(modelDir, backend, io.err, { engineWorkers, workSliceWords });
+  const forecast = values['no-forecast'] !== true;
+  const loaded: ModelSessions = await loadModelSessions(modelDir, backend, io.err, { engineWorkers, workSliceWords, forecast });
   let server: AntiphonServer | null = null;
   let midi: MidiDuet | null = null;
   const removePanic = deps.panicHandlers === false ? () => {} : installPanicHandlers({ report: io.err });
@@ -118,6 +119,8 @@ export const serveCommand: Command = {
     `                          (default ${defaultEngineWorkers()} here: one per core, at most 2; 0 runs them in the server thread)`,
     `  --work-slice WORDS      most words a session puts in its model's cache in one go while listening; smaller gives`,
     `                          the other sessions in its thread their turn sooner, at more total work (default ${DEFAULT_WORK_SLICE_WORDS})`,
+    '  --no-forecast           do not prime the words a player is expected to commit next while they play (saves idle',
+    '                          work; a pedal change or a half bar then waits for its words to be primed)',
     '',
     '  Limits (every one has a safe default):',
     `  --max-payload BYTES     largest message a client may send; bigger closes with 1009 (default ${DEFAULT_LIMITS.maxPayloadBytes})`,
@@ -142,6 +145,7 @@ export const serveCommand: Command = {
     static: { type: 'string' },
     'engine-workers': { type: 'string' },
     'work-slice': { type: 'string' },
+    'no-forecast': { type: 'boolean' },
     ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: 'string' as const }])),
     ...midiServeOptions,
   },

@@ -13,6 +13,11 @@
 // sessions in the thread (and the sockets of the server thread) get their turn between slices.
 // A phrase end that finds work left finishes it at once.
 //
+// Forecast: while the person plays, the words they are expected to commit next (their notes
+// as if they ended at the next pedal change or window end; see release-forecast.ts) are
+// primed in idle slices after the real words. Real words that match are already in the cache;
+// the rest of the forecast is cut off. A wrong forecast costs idle time, never a wrong context.
+//
 // Answering: see answer.ts. A note-on from the person cuts the answer (barge-in) and begins the
 // next call.
 
@@ -22,10 +27,12 @@ import { FixedTempoGrid, LiveTokenizer, type TimeGrid } from '../live-tokenizer.
 import type { CPTransformer } from '../model/transformer.ts';
 import { assertNoteEvent, type NoteEvent } from '../note-events.ts';
 import { Sampler } from '../sampler/sampler.ts';
+import { tickToStep } from '../quantize.ts';
 import { STEPS_PER_BAR, TICKS_PER_STEP, type Word } from '../vocab.ts';
 import { Answer, type AnswerPlan } from './answer.ts';
 import { ClockGrid } from './clock-grid.ts';
 import { Recorder } from './recorder.ts';
+import { ReleaseForecast, windowEnd } from './release-forecast.ts';
 import { SegmentGrid } from './segment-grid.ts';
 import { DEFAULT_DUET_SETTINGS, resolveDuetSettings } from './settings.ts';
 import { estimateTempo } from './tempo-estimate.ts';
@@ -60,6 +67,12 @@ export function checkWorkSliceWords(n: number | undefined): number {
   return v;
 }
 
+/**
+ * Forecasts made on a timer (the guessed end passed with notes still sounding) before the
+ * person's next event: a pedal held for bars would otherwise re-prime its words every step.
+ */
+const MAX_TIMED_FORECASTS = 4;
+
 /** Timing samples kept per kind by default; an endless session keeps only the newest. */
 export const DEFAULT_STATS_SAMPLES = 1024;
 
@@ -77,6 +90,9 @@ export interface DuetStats {
   wordsGenerated: number;
   /** Speculative answers taken back because the person played on. */
   rollbacks: number;
+  /** Forecast words primed, and those of them the person's real words matched. */
+  forecastPrimed: number;
+  forecastKept: number;
   /** Wall-clock ms spent generating answers, and the answers' musical length in ms. */
   generateMs: number;
   answeredMs: number;
@@ -102,7 +118,7 @@ interface Prepared {
 export class DuetSession implements DuetSessionApi {
   private readonly out = new Subject<DuetOutput>();
   readonly output$: Observable<DuetOutput> = this.out.asObservable();
-  readonly stats: DuetStats = { ingestMs: [], blockMs: [], firstAnswerMs: [], prepareMs: [], wordsPlayed: 0, wordsGenerated: 0, rollbacks: 0, generateMs: 0, answeredMs: 0 };
+  readonly stats: DuetStats = { ingestMs: [], blockMs: [], firstAnswerMs: [], prepareMs: [], wordsPlayed: 0, wordsGenerated: 0, rollbacks: 0, forecastPrimed: 0, forecastKept: 0, generateMs: 0, answeredMs: 0 };
 
   private current: DuetSettings;
   private readonly scheduler: SchedulerLike;
@@ -134,6 +150,10 @@ export class DuetSession implements DuetSessionApi {
   /** The next slice of model work, when there is work left. */
   private workTimer: Subscription | null = null;
   private readonly sliceWords: number;
+  private readonly forecasting: boolean;
+  private readonly releases = new ReleaseForecast();
+  private forecastTimer: Subscription | null = null;
+  private timedForecasts = 0;
   private answer: Answer | null = null;
   private disposed = false;
   private readonly statsSamples: number;
@@ -148,6 +168,7 @@ export class DuetSession implements DuetSessionApi {
     this.sampler = new Sampler({ seed: opts.seed ?? 1, settings: this.current.sampling });
     this.statsSamples = opts.statsSamples ?? DEFAULT_STATS_SAMPLES;
     this.sliceWords = checkWorkSliceWords(opts.workSliceWords);
+    this.forecasting = opts.forecast ?? true;
   }
 
   get settings(): DuetSettings {
@@ -158,9 +179,9 @@ export class DuetSession implements DuetSessionApi {
     return this.answer ? 'answering' : 'listening';
   }
 
-  /** Words in the context window now. */
+  /** Words in the context window now (a forecast primed after them not counted). */
   get contextWords(): number {
-    return this.timeline.cache.length;
+    return this.timeline.length;
   }
 
   /** Words over the session's life, both parts. */
@@ -254,6 +275,10 @@ export class DuetSession implements DuetSessionApi {
     }
     this.trackKeys(e);
     this.recorder.played(e);
+    if (e.type === 'cc' && e.controller === SUSTAIN && e.value < 64 && this.segment) {
+      const seg = this.segment;
+      this.releases.pedalUp(e.time, (ms) => tickToStep(seg.tick(ms)));
+    }
     // Barge-in: the new notes begin the next call.
     if (e.type === 'noteon' && e.velocity > 0 && this.answer) this.stopAnswer();
     // The person played on: a speculative answer is taken back.
@@ -276,6 +301,33 @@ export class DuetSession implements DuetSessionApi {
       // detached notes (the work would block the next note's ingest), but long before the end.
       this.prepareTimer?.unsubscribe();
       this.prepareTimer = this.scheduler.schedule(() => this.askPrepare(now + this.current.silenceMs), this.current.silenceMs * PREPARE_AT);
+    }
+    this.timedForecasts = 0;
+    this.forecast();
+  }
+
+  /**
+   * Primes, in idle slices, the words the call is expected to commit next; again on a timer
+   * when the guessed end passes with notes still sounding.
+   */
+  private forecast(): void {
+    this.forecastTimer?.unsubscribe();
+    this.forecastTimer = null;
+    const call = this.call;
+    if (!this.forecasting || this.disposed || this.answer || this.prepared || this.prepareFor !== null || !call || call.done) return;
+    const now = this.scheduler.now();
+    const release = this.releases.releaseStep(now, (ms) => tickToStep(call.grid.tick(ms)), this.pedalDown, call.lastOnset);
+    // Up to the end of the window of the latest onset or of the release, whichever is later.
+    const f = call.predict(release, windowEnd(Math.max(call.lastOnset, release - 1)));
+    this.timeline.speculate(f.words, f.cuts);
+    if (this.timeline.speculating && !this.workTimer) this.workTimer = this.scheduler.schedule(() => this.work(), 0);
+    if (call.soundingNotes > 0 && this.timedForecasts < MAX_TIMED_FORECASTS) {
+      // An end from here on lands on a later step than the guess.
+      const at = call.grid.ms((release + 0.5) * TICKS_PER_STEP);
+      this.forecastTimer = this.scheduler.schedule(() => {
+        this.timedForecasts++;
+        this.forecast();
+      }, Math.max(0, at - now));
     }
   }
 
@@ -351,7 +403,7 @@ export class DuetSession implements DuetSessionApi {
 
   private ingest(words: Word[]): void {
     if (!words.length) return;
-    this.timeline.enqueue(words);
+    this.timeline.enqueue(words, { measure: true });
     this.stats.wordsPlayed += words.length;
     this.work();
   }
@@ -366,21 +418,27 @@ export class DuetSession implements DuetSessionApi {
     const t0 = performance.now();
     try {
       if (this.timeline.pending) {
-        for (const ms of this.timeline.work(this.sliceWords)) this.sample(this.stats.ingestMs, ms);
+        this.timeline.work(this.sliceWords);
       } else if (this.prepareFor !== null) {
         this.beginPrepare(this.prepareFor, false);
       } else if (this.prepared && !this.prepared.ready) {
         this.prepared.ready = this.prepared.answer.primeSlice(1);
         if (this.prepared.ready) this.sample(this.stats.prepareMs, this.prepared.workMs + performance.now() - t0);
+      } else if (this.timeline.speculating) {
+        this.timeline.workForecast(this.sliceWords);
       }
     } catch (e) {
       this.abandonPrepared();
+      this.timeline.dropForecast();
       this.emitError(e);
     }
+    for (const ms of this.timeline.takeLatencies()) this.sample(this.stats.ingestMs, ms);
+    this.stats.forecastPrimed = this.timeline.forecastPrimed;
+    this.stats.forecastKept = this.timeline.forecastKept;
     const ms = performance.now() - t0;
     this.sample(this.stats.blockMs, ms);
     if (this.prepared) this.prepared.workMs += ms;
-    const more = this.timeline.pending > 0 || this.prepareFor !== null || (this.prepared !== null && !this.prepared.ready);
+    const more = this.timeline.pending > 0 || this.prepareFor !== null || (this.prepared !== null && !this.prepared.ready) || this.timeline.speculating > 0;
     if (more) this.workTimer = this.scheduler.schedule(() => this.work(), 0);
   }
 
@@ -577,7 +635,8 @@ export class DuetSession implements DuetSessionApi {
     this.silenceTimer?.unsubscribe();
     this.prepareTimer?.unsubscribe();
     this.workTimer?.unsubscribe();
-    this.silenceTimer = this.prepareTimer = this.workTimer = null;
+    this.forecastTimer?.unsubscribe();
+    this.silenceTimer = this.prepareTimer = this.workTimer = this.forecastTimer = null;
   }
 
   private emit(o: DuetOutput): void {

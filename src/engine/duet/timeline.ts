@@ -6,6 +6,11 @@
 // session that shares its thread with others never blocks it for a whole bar of words. The
 // grammar and encoder state follow a word when it is queued; the cache, when it is worked.
 // Anything that needs the cache current (the next word's distributions, a mark) settles first.
+//
+// A forecast (`speculate`) is a run of words expected to come next, primed in idle slices after
+// the real words and never tracked. Real words that match it take its place in the cache with
+// no model work; the rest of it is cut off. Only the words themselves decide what is kept, so a
+// wrong forecast costs idle time and never changes what the model hears.
 
 import { initialEncoderState, type EncoderState } from '../encode.ts';
 import type { KVCache } from '../model/kv-cache.ts';
@@ -19,6 +24,8 @@ import { BAR, CONTI, F, STEPS_PER_BAR, TYPE, tokenToBeat, type Word } from '../v
  * and 3 or more prime faster, so only a single word steps.
  */
 const STEP_RUN = 1;
+
+const sameWord = (a: Word, b: Word): boolean => a.every((x, i) => x === b[i]);
 
 export interface TimelineMark {
   readonly length: number;
@@ -35,10 +42,22 @@ export class Timeline {
   readonly enc: EncoderState = initialEncoderState();
   private nextLogits: NextWordLogits | null = null;
   /** Words queued for the model, in order, with the time each run was queued. */
-  private readonly queue: Array<{ words: readonly Word[]; at: number }> = [];
+  private readonly queue: Array<{ words: readonly Word[]; at: number; measure: boolean }> = [];
   private queued = 0;
   /** Words appended over the session's life, queued ones included (the cache keeps only its window). */
   total = 0;
+  /** The forecast: words expected after the real ones; the first `specDone` of them are in the cache. */
+  private spec: readonly Word[] = [];
+  private specDone = 0;
+  /** Where real words are expected to stop in the forecast (counts of its words). */
+  private specCuts: readonly number[] = [];
+  /** Distributions after the forecast's words in the cache, by count: at each cut and at specDone. */
+  private specNext = new Map<number, NextWordLogits>();
+  /** ms from each measured run's enqueue until it was all in the cache, not yet taken by `takeLatencies`. */
+  private readonly latencies: number[] = [];
+  /** Forecast words primed, and those of them real words matched (so were never primed again). */
+  forecastPrimed = 0;
+  forecastKept = 0;
 
   constructor(
     readonly model: CPTransformer,
@@ -58,35 +77,108 @@ export class Timeline {
     return this.queued;
   }
 
+  /** Real words in the cache (the cache may hold a forecast after them). */
+  get length(): number {
+    return this.cache.length - this.specDone;
+  }
+
+  /** Forecast words not yet primed. */
+  get speculating(): number {
+    return this.spec.length - this.specDone;
+  }
+
   /** Extends the cache now, after anything queued. */
   append(words: readonly Word[]): void {
     this.enqueue(words);
     this.settle();
   }
 
-  /** Queues words for the cache; the grammar and encoder state take them at once. */
-  enqueue(words: readonly Word[], at = performance.now()): void {
+  /**
+   * Queues words for the cache; the grammar and encoder state take them at once. Forecast
+   * words they match are kept in the cache as theirs, and the rest of the forecast is cut off.
+   */
+  enqueue(words: readonly Word[], opts: { at?: number; measure?: boolean } = {}): void {
     if (!words.length) return;
+    const at = opts.at ?? performance.now();
+    const measure = opts.measure ?? false;
     for (const w of words) this.track(w);
-    this.queue.push({ words, at });
-    this.queued += words.length;
     this.total += words.length;
+    const rest = this.claimForecast(words);
+    if (!rest.length) {
+      if (measure) this.latencies.push(performance.now() - at);
+      return;
+    }
+    this.queue.push({ words: rest, at, measure });
+    this.queued += rest.length;
+  }
+
+  /**
+   * Sets the forecast: the words expected after the real ones, and the counts of them at which
+   * the real words may stop (their distributions are kept there). What the cache holds of the
+   * old forecast is kept as far as the new one agrees with it; `workForecast` primes the rest.
+   */
+  speculate(words: readonly Word[], cuts: readonly number[] = []): void {
+    let k = 0;
+    while (k < this.specDone && k < words.length && sameWord(this.spec[k], words[k])) k++;
+    if (k < this.specDone) {
+      // With nothing new to prime and no distributions kept after word k, word k is primed again.
+      if (k === words.length && k > 0 && !this.specNext.has(k)) k--;
+      this.cache.truncate(this.cache.length - (this.specDone - k));
+      this.specDone = k;
+      for (const n of this.specNext.keys()) if (n > k) this.specNext.delete(n);
+    }
+    this.spec = words;
+    this.specCuts = cuts;
+  }
+
+  /** Drops the forecast, in the cache and not. */
+  dropForecast(): void {
+    if (this.specDone) this.cache.truncate(this.cache.length - this.specDone);
+    this.spec = [];
+    this.specCuts = [];
+    this.specDone = 0;
+    this.specNext.clear();
+  }
+
+  /**
+   * Primes up to `max` forecast words (stopping at a cut), after every real queued word. A
+   * forecast stops where the window is full: a slide it caused would stay if it were wrong.
+   */
+  workForecast(max = Infinity): void {
+    this.settle();
+    const cut = this.specCuts.find((c) => c > this.specDone) ?? this.spec.length;
+    const room = this.model.config.contextLength - this.cache.length;
+    const run = this.spec.slice(this.specDone, Math.min(cut, this.specDone + max, this.specDone + room));
+    if (!run.length) {
+      this.spec = this.spec.slice(0, this.specDone);
+      return;
+    }
+    const next = run.length <= STEP_RUN ? this.model.step(this.cache, run[0]) : this.model.prime(this.cache, run);
+    this.specDone += run.length;
+    this.specNext.set(this.specDone, next);
+    this.forecastPrimed += run.length;
+    this.onModelCall();
+  }
+
+  /** The ms each queued run took to reach the cache, since the last call. */
+  takeLatencies(): number[] {
+    return this.latencies.splice(0);
   }
 
   /**
    * Puts up to `max` queued words into the cache in one model call. Returns, for each queued
-   * run this finished, the ms since it was queued.
+   * run this finished, the ms since it was queued (measured runs' also kept for `takeLatencies`).
    */
   work(max = Infinity): number[] {
     const run: Word[] = [];
-    const finished: number[] = [];
+    const finished: Array<{ at: number; measure: boolean }> = [];
     while (this.queue.length && run.length < max) {
       const head = this.queue[0];
       const take = Math.min(head.words.length, max - run.length);
       run.push(...head.words.slice(0, take));
       if (take === head.words.length) {
         this.queue.shift();
-        finished.push(head.at);
+        finished.push(head);
       } else head.words = head.words.slice(take);
     }
     if (!run.length) return [];
@@ -95,7 +187,8 @@ export class Timeline {
     else this.nextLogits = this.model.prime(this.cache, run);
     this.onModelCall();
     const now = performance.now();
-    return finished.map((at) => now - at);
+    for (const f of finished) if (f.measure) this.latencies.push(now - f.at);
+    return finished.map((f) => now - f.at);
   }
 
   /** Every queued word into the cache. */
@@ -125,10 +218,10 @@ export class Timeline {
     return this.enc.nextBar * STEPS_PER_BAR;
   }
 
-  /** A point to roll back to; settles the queue first. */
+  /** A point to roll back to, after the real words; settles the queue first. */
   mark(): TimelineMark {
     const next = this.next;
-    return { length: this.cache.length, slides: this.cache.slides, grammar: this.grammar.clone(), enc: { ...this.enc }, next };
+    return { length: this.length, slides: this.cache.slides, grammar: this.grammar.clone(), enc: { ...this.enc }, next };
   }
 
   /**
@@ -136,10 +229,11 @@ export class Timeline {
    * the cache slid since, because the words to drop are then mixed with the slide's copy.
    */
   rollback(m: TimelineMark): boolean {
-    if (this.cache.slides !== m.slides || this.cache.length < m.length) return false;
-    this.total -= this.cache.length - m.length + this.queued;
+    if (this.cache.slides !== m.slides || this.length < m.length) return false;
+    this.total -= this.length - m.length + this.queued;
     this.queue.length = 0;
     this.queued = 0;
+    this.dropForecast();
     this.cache.truncate(m.length);
     this.grammar = m.grammar.clone();
     Object.assign(this.enc, m.enc);
@@ -149,6 +243,35 @@ export class Timeline {
 
   dispose(): void {
     this.cache.dispose();
+  }
+
+  /**
+   * Real words are about to be queued: the forecast words in the cache that they match become
+   * theirs, the rest of the forecast goes. Returns the words still to prime.
+   */
+  private claimForecast(words: readonly Word[]): readonly Word[] {
+    if (!this.spec.length) return words;
+    let k = 0;
+    while (k < this.specDone && k < words.length && sameWord(this.spec[k], words[k])) k++;
+    const kept = this.specNext.get(k);
+    const done = this.specDone;
+    this.spec = [];
+    this.specCuts = [];
+    this.specDone = 0;
+    this.specNext.clear();
+    this.forecastKept += k;
+    this.cache.truncate(this.cache.length - (done - k));
+    if (kept) {
+      this.nextLogits = kept;
+      return words.slice(k);
+    }
+    // The distributions after word k were not kept: with nothing left to prime, word k is stepped again.
+    if (k > 0 && k === words.length) {
+      this.cache.truncate(this.cache.length - 1);
+      this.forecastKept--;
+      return words.slice(k - 1);
+    }
+    return words.slice(k);
   }
 
   /** Keeps the grammar and encoder state in step with a word from either part. */

@@ -83,6 +83,11 @@ export interface DuetSessionOptions {
    * has a fixed cost, so the total work grows as they shrink.
    */
   workSliceWords?: number;
+  /**
+   * Prime the words the person is expected to commit next while they play (default true), so
+   * a pedal change or a window's end finds them in the cache. Costs idle time when wrong.
+   */
+  forecast?: boolean;
 }
 
 /** One performer's duet with the model. Sessions share the model's weights and nothing else. */

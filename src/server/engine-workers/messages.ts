@@ -23,4 +23,5 @@ export interface EngineWorkerData {
   modelDir: string;
   backend: string;
   workSliceWords?: number;
+  forecast?: boolean;
 }

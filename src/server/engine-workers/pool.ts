@@ -51,6 +51,8 @@ export interface EngineWorkerPoolOptions {
   local?: (o: DuetSessionOptions) => DuetSessionApi;
   /** The sessions' DuetSessionOptions.workSliceWords (default: the session's). */
   workSliceWords?: number;
+  /** The sessions' DuetSessionOptions.forecast (default: the session's). */
+  forecast?: boolean;
   log?: (line: string) => void;
 }
 
@@ -134,7 +136,7 @@ export class EngineWorkerPool {
   }
 
   private spawn(): Host {
-    const data: EngineWorkerData = { entry: ENTRY, modelDir: this.opts.modelDir, backend: this.opts.backend ?? 'auto', workSliceWords: this.opts.workSliceWords };
+    const data: EngineWorkerData = { entry: ENTRY, modelDir: this.opts.modelDir, backend: this.opts.backend ?? 'auto', workSliceWords: this.opts.workSliceWords, forecast: this.opts.forecast };
     const worker = new Worker(BOOT, { workerData: data });
     const host: Host = { worker, sessions: new Map(), ready: Promise.resolve(), dead: false };
     host.ready = new Promise<void>((resolve, reject) => {

@@ -39,6 +39,7 @@ try {
       const s = new DuetSession(model, {
         seed: m.seed,
         workSliceWords: data.workSliceWords,
+        forecast: data.forecast,
         settings: withModelSampling(m.settings, cardSampling),
       });
       s.output$.subscribe((o) => post({ t: 'out', id: m.id, o }));
