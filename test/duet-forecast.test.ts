@@ -4,6 +4,7 @@
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { randomWords } from './helpers/engine-setup.ts';
+import { worstDiff } from './helpers/logits.ts';
 import { DuetRig, tinyModelSuite } from './helpers/duet.ts';
 import { realisticCall } from '../bench/duet.ts';
 import { Timeline } from '../src/engine/duet/timeline.ts';
@@ -15,15 +16,8 @@ import { F, TYPE, type Word } from '../src/engine/vocab.ts';
 
 const { test, tiny } = tinyModelSuite('duet forecast');
 
-const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
-function assertSameLogits(a: NextWordLogits, b: NextWordLogits, what: string): void {
-  assert.ok(maxDiff(a.type, b.type) < 1e-5, `${what}: type logits differ`);
-  for (const t of [TYPE.METRICAL, TYPE.NOTE] as const) {
-    for (const [f, x] of Object.entries(a.given[t])) {
-      assert.ok(maxDiff(x as Float32Array, (b.given[t] as Record<string, Float32Array>)[f]) < 1e-5, `${what}: ${f} logits differ`);
-    }
-  }
-}
+const assertSameLogits = (a: NextWordLogits, b: NextWordLogits, what: string) =>
+  assert.ok(worstDiff(a, b) < 1e-5, `${what}: the distributions differ by ${worstDiff(a, b)}`);
 
 /** A timeline after `before`, with `forecast` primed, then `real` queued; and one that never had the forecast. */
 function withForecast(before: Word[], forecast: Word[], real: Word[], slice = 3, cuts: number[] = []) {
