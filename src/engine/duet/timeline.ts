@@ -141,18 +141,15 @@ export class Timeline {
   }
 
   /**
-   * Primes up to `max` forecast words (stopping at a cut), after every real queued word. A
-   * forecast stops where the window is full: a slide it caused would stay if it were wrong.
+   * Primes up to `max` forecast words (stopping at a cut), after every real queued word. One
+   * that fills the window slides it, as the real words would a few words later; a slide stays
+   * if the forecast turns out wrong (the window then slid those few words early).
    */
   workForecast(max = Infinity): void {
     this.settle();
     const cut = this.specCuts.find((c) => c > this.specDone) ?? this.spec.length;
-    const room = this.model.config.contextLength - this.cache.length;
-    const run = this.spec.slice(this.specDone, Math.min(cut, this.specDone + max, this.specDone + room));
-    if (!run.length) {
-      this.spec = this.spec.slice(0, this.specDone);
-      return;
-    }
+    const run = this.spec.slice(this.specDone, Math.min(cut, this.specDone + max));
+    if (!run.length) return;
     const next = run.length <= STEP_RUN ? this.model.step(this.cache, run[0]) : this.model.prime(this.cache, run);
     this.specDone += run.length;
     this.specNext.set(this.specDone, next);
