@@ -1,9 +1,9 @@
-// The wasm SIMD matrix-vector kernel (src/engine/kernels/gemv.wat) against plain JS, and the
+// The wasm SIMD attention kernels (src/engine/kernels/gemv.wat) against plain JS, and the
 // committed bytes against the source.
 import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gemvFor } from '../src/engine/kernels/gemv.ts';
+import { gemvFor, softmaxNumFor } from '../src/engine/kernels/gemv.ts';
 import { heapF32, type Wasm } from '../src/engine/kernels/wasm-heap.ts';
 import { Prng } from '../src/engine/sampler/prng.ts';
 import { engineBackend, tf } from './helpers/engine-setup.ts';
@@ -41,6 +41,41 @@ test('gemv equals a plain dot product (stored or added) for every shape tail, wi
     }
   }
   assert.ok(checked > 500);
+});
+
+test('softmaxNum gives exp(score + bias - max) in place and their sum, within float32 rounding, for every tail', () => {
+  const b = tf.backend() as Wasm;
+  const softmaxNum = softmaxNumFor(b);
+  const rng = new Prng(4);
+  for (const n of [1, 2, 3, 4, 5, 63, 64, 513]) {
+    for (const spread of [1, 30, 200]) {
+      const row = b.makeOutput([n + 1], 'float32');
+      const bias = b.makeOutput([n], 'float32');
+      const heap = heapF32(b);
+      const [rp, bp] = [row, bias].map((t) => b.getMemoryOffset(t.dataId));
+      const scores = Array.from({ length: n }, () => Math.fround(rng.normal() * spread));
+      const biases = Array.from({ length: n }, (_, i) => Math.fround(-0.5 * (n - 1 - i)));
+      scores.forEach((v, i) => (heap[(rp >> 2) + i] = v));
+      biases.forEach((v, i) => (heap[(bp >> 2) + i] = v));
+      heap[(rp >> 2) + n] = 12345;
+      const sum = softmaxNum(rp, bp, n);
+      const v = scores.map((x, i) => Math.fround(x + biases[i]));
+      const max = Math.max(...v);
+      let want = 0;
+      for (let i = 0; i < n; i++) {
+        const e = Math.exp(v[i] - max);
+        want += e;
+        const got = heap[(rp >> 2) + i];
+        // The kernel subtracts the max in float32, which rounds x = v - max by up to |x| 2^-24:
+        // that much relative error is in the input, 1e-6 more is allowed for the series.
+        const x = v[i] - max;
+        assert.ok(Math.abs(got - e) <= e * (1e-6 + Math.abs(x) * 1.2e-7) + 1e-37, `n ${n} spread ${spread} at ${i}: ${got} vs ${e}`);
+      }
+      assert.ok(Math.abs(sum - want) <= 1e-6 * want, `n ${n}: sum ${sum} vs ${want}`);
+      assert.is(heap[(rp >> 2) + n], 12345, 'wrote past its row');
+      for (const t of [row, bias]) b.disposeData(t.dataId);
+    }
+  }
 });
 
 test('the kernel bytes in gemv-wasm.ts are assembled from gemv.wat', () => {

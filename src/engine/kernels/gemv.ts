@@ -1,5 +1,6 @@
-// The wasm SIMD matrix-vector kernel of gemv.wat, instantiated over the wasm backend's own
-// memory, so it reads tensors where they lie (pointers from backend.getMemoryOffset).
+// The wasm SIMD kernels of gemv.wat (a decode step's attention), instantiated over the wasm
+// backend's own memory, so they read tensors where they lie (pointers from
+// backend.getMemoryOffset).
 import { GEMV_WASM } from './gemv-wasm.ts';
 import type { Wasm } from './wasm-heap.ts';
 
@@ -9,18 +10,32 @@ import type { Wasm } from './wasm-heap.ts';
  */
 export type Gemv = (mat: number, stride: number, rows: number, len: number, vec: number, out: number, add: 0 | 1) => void;
 
-const byMemory = new WeakMap<WebAssembly.Memory, Gemv>();
+/**
+ * row[i] = exp(row[i] + bias[i] - max) for i < n, max the largest row[i] + bias[i]; returns
+ * the new row's sum. Pointers are byte offsets of float32 arrays.
+ */
+export type SoftmaxNum = (row: number, bias: number, n: number) => number;
+
+interface Kernels {
+  gemv: Gemv;
+  softmaxNum: SoftmaxNum;
+}
+
+const byMemory = new WeakMap<WebAssembly.Memory, Kernels>();
 let compiled: WebAssembly.Module | null = null;
 
-/** The kernel bound to `backend`'s memory (one instance per memory). */
-export function gemvFor(backend: Wasm): Gemv {
+/** The kernels bound to `backend`'s memory (one instance per memory). */
+function kernelsFor(backend: Wasm): Kernels {
   const memory = (backend.wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory;
-  let f = byMemory.get(memory);
-  if (!f) {
+  let k = byMemory.get(memory);
+  if (!k) {
     compiled ??= new WebAssembly.Module(Buffer.from(GEMV_WASM, 'base64'));
     const instance = new WebAssembly.Instance(compiled, { env: { memory } });
-    f = instance.exports.gemv as Gemv;
-    byMemory.set(memory, f);
+    k = { gemv: instance.exports.gemv as Gemv, softmaxNum: instance.exports.softmaxNum as SoftmaxNum };
+    byMemory.set(memory, k);
   }
-  return f;
+  return k;
 }
+
+export const gemvFor = (backend: Wasm): Gemv => kernelsFor(backend).gemv;
+export const softmaxNumFor = (backend: Wasm): SoftmaxNum => kernelsFor(backend).softmaxNum;

@@ -9,6 +9,10 @@
 ;; gemv(mat, stride, rows, len, vec, out, add): out[r] = sum_i mat[r * stride + i] * vec[i],
 ;; r < rows, i < len, or out[r] += that sum when add is 1. Pointers are byte offsets of
 ;; float32 arrays; stride is in floats.
+;;
+;; softmaxNum(row, bias, n): row[i] = exp(row[i] + bias[i] - max) for i < n, where max is the
+;; largest row[i] + bias[i]; returns the sum of the new row (the softmax's denominator). In JS
+;; (Math.exp per score) this was 0.14 of a 0.96 ms step at context 512.
 ;; Build: npm run build:kernels (wabt), which writes gemv-wasm.ts.
 (module
   (import "env" "memory" (memory 1))
@@ -66,6 +70,80 @@
     (f32x4.add
       (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $u) (local.get $w))
       (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $u) (local.get $w))))
+
+  ;; exp(x) of four lanes, for x <= 0: 2^k e^r with k = nearest(x / ln 2) and |r| <= ln(2)/2,
+  ;; where r's series to r^6 is within 2e-7 of e^r (relative). ln 2 is split in two (Cephes)
+  ;; so that r keeps its low bits. Lanes below -87 (e^-87 ~ 1.6e-38) are clamped there.
+  (func $exp4 (param $x v128) (result v128)
+    (local $k v128) (local $r v128) (local $p v128)
+    (local.set $x (f32x4.max (local.get $x) (v128.const f32x4 -87 -87 -87 -87)))
+    (local.set $k (f32x4.nearest (f32x4.mul (local.get $x) (v128.const f32x4 1.44269504089 1.44269504089 1.44269504089 1.44269504089))))
+    (local.set $r
+      (f32x4.sub
+        (f32x4.sub (local.get $x) (f32x4.mul (local.get $k) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
+        (f32x4.mul (local.get $k) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $p (v128.const f32x4 1.38888889e-3 1.38888889e-3 1.38888889e-3 1.38888889e-3))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.33333333e-3 8.33333333e-3 8.33333333e-3 8.33333333e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.16666667e-2 4.16666667e-2 4.16666667e-2 4.16666667e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.66666667e-1 1.66666667e-1 1.66666667e-1 1.66666667e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 0.5 0.5 0.5 0.5)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1 1 1 1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1 1 1 1)))
+    ;; 2^k as float bits: (k + 127) << 23.
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
+
+  (func (export "softmaxNum") (param $row i32) (param $bias i32) (param $n i32) (result f32)
+    (local $i i32) (local $n4 i32) (local $off i32) (local $v v128) (local $m v128) (local $mx f32)
+    (local $x f32) (local $acc v128) (local $e v128) (local $sum f32)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    ;; Scores plus bias, in place, and their largest.
+    (local.set $m (v128.const f32x4 -inf -inf -inf -inf))
+    (block $done
+      (loop $quad
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n4)))
+        (local.set $off (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $v (f32x4.add (v128.load (i32.add (local.get $row) (local.get $off))) (v128.load (i32.add (local.get $bias) (local.get $off)))))
+        (v128.store (i32.add (local.get $row) (local.get $off)) (local.get $v))
+        (local.set $m (f32x4.max (local.get $m) (local.get $v)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $quad)))
+    (local.set $mx
+      (f32.max
+        (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+        (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+    (block $end
+      (loop $tail
+        (br_if $end (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $off (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $x (f32.add (f32.load (i32.add (local.get $row) (local.get $off))) (f32.load (i32.add (local.get $bias) (local.get $off)))))
+        (f32.store (i32.add (local.get $row) (local.get $off)) (local.get $x))
+        (local.set $mx (f32.max (local.get $mx) (local.get $x)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail)))
+    ;; The numerators, in place, and their sum.
+    (local.set $m (f32x4.splat (local.get $mx)))
+    (local.set $i (i32.const 0))
+    (block $done2
+      (loop $quad2
+        (br_if $done2 (i32.ge_u (local.get $i) (local.get $n4)))
+        (local.set $off (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $off)) (local.get $m))))
+        (v128.store (local.get $off) (local.get $e))
+        (local.set $acc (f32x4.add (local.get $acc) (local.get $e)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $quad2)))
+    (local.set $sum (call $hsum (local.get $acc)))
+    (block $end2
+      (loop $tail2
+        (br_if $end2 (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $off (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $x (f32x4.extract_lane 0 (call $exp4 (f32x4.splat (f32.sub (f32.load (local.get $off)) (local.get $mx))))))
+        (f32.store (local.get $off) (local.get $x))
+        (local.set $sum (f32.add (local.get $sum) (local.get $x)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail2)))
+    (local.get $sum))
 
   (func (export "gemv") (param $mat i32) (param $stride i32) (param $rows i32) (param $len i32) (param $vec i32) (param $out i32) (param $add i32)
     (local $r i32) (local $r4 i32) (local $i i32) (local $n4 i32) (local $rowBytes i32)

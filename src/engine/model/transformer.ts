@@ -96,6 +96,8 @@ export class CPTransformer {
   dispose(): void {
     if (this.freed) return;
     this.freed = true;
+    this.decoder?.run.dispose();
+    this.decoder = null;
     for (const v of Object.values(this.weights)) v.dispose();
     this.headMask.dispose();
     this.headMask01.dispose();
@@ -323,7 +325,10 @@ export class CPTransformer {
   private wasmDecoder(): { dw: DecodeWeights; run: WasmDecoder } {
     if (tf.getBackend() !== 'wasm') throw new AntiphonError('E_INTERNAL', 'a paged KV cache needs the wasm backend');
     const iw = this.inference();
-    if (this.decoder?.dw.iw !== iw) this.decoder = { dw: decodeWeights(iw, this.weights, this.config.nLayers), run: new WasmDecoder(this.config) };
+    if (this.decoder?.dw.iw !== iw) {
+      this.decoder?.run.dispose();
+      this.decoder = { dw: decodeWeights(iw, this.weights, this.config.nLayers), run: new WasmDecoder(this.config) };
+    }
     return this.decoder;
   }
 

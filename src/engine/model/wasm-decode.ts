@@ -1,5 +1,5 @@
-// One decode step on the wasm backend, as direct calls into the backend's matMul kernel
-// with the small vector work (layer norm, residuals, softmax, ALiBi) done in JS.
+// One decode step on the wasm backend, as direct calls into the backend's matMul with the
+// small vector work (layer norm, residuals, ALiBi) done in JS.
 //
 // Why: the plain step (CPTransformer.step on TensorKVCache) runs ~210 tfjs kernels, and
 // each costs 4-5 us of engine bookkeeping (scopes, tensor tracking, op wrappers) on top of
@@ -11,10 +11,14 @@
 // kernel (kernels/gemv.wat): per layer and head, one product for the scores and one for the
 // values. As XNNPACK matMuls with one or four output columns they took 1.0 of a 1.8 ms step at
 // context 512 (a GEMM computes whole column tiles); with the kernel the step took 0.94 ms.
+// The softmax's exponentials run in the same kernel module (softmaxNum), and the step's
+// products are direct calls into XNNPACK on tensors the decoder keeps (kernels/direct-matmul.ts):
+// nothing is allocated per step.
 import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { callOriginal } from '../kernels/original.ts';
-import { gemvFor, type Gemv } from '../kernels/gemv.ts';
+import { DirectMatMul } from '../kernels/direct-matmul.ts';
+import { gemvFor, softmaxNumFor, type Gemv, type SoftmaxNum } from '../kernels/gemv.ts';
 import { free, heapF32, type Wasm } from '../kernels/wasm-heap.ts';
 import { alibiBlockData, alibiSlopes } from './alibi.ts';
 import { addMeterBlock, meterDecodeBias, type MeterTable } from './meter.ts';
@@ -53,15 +57,20 @@ export class WasmDecoder {
     this.H = config.nHeads;
     this.dh = this.d / this.H;
     this.slopes = alibiSlopes(this.H, config.meter?.heads ?? 0);
+    this.sums = new Float32Array(this.H);
   }
 
   private get backend(): Wasm {
     return tf.backend() as Wasm;
   }
 
-  private get gemv(): Gemv {
-    return gemvFor(this.backend);
+  private get kernels(): { gemv: Gemv; softmaxNum: SoftmaxNum } {
+    const b = this.backend;
+    return { gemv: gemvFor(b), softmaxNum: softmaxNumFor(b) };
   }
+
+  /** Each head's softmax denominator, kept between steps. */
+  private readonly sums: Float32Array;
 
   /** A new (rows, cols) float tensor holding `data`. */
   private upload(data: Float32Array, rows: number, cols: number): TensorInfo {
@@ -119,6 +128,7 @@ export class WasmDecoder {
   /**
    * Feeds `x0` (the word's input embedding, (dModel)) through every layer, writing its keys
    * and values at word `n` of `cache`; returns the flat logits as CPTransformer.headsForLast.
+   * Every product reads and writes the decoder's own tensors (StepIO): nothing is allocated.
    */
   step(dw: DecodeWeights, cache: PagedKVCache, x0: Float32Array, n: number, meter: { q: number; prior: readonly number[] } | null): Float32Array {
     const { d, H, dh } = this;
@@ -127,50 +137,99 @@ export class WasmDecoder {
     const S = n + 1; // words attended to, the new one included
     cache.startWord(n);
     const R = cache.headRows; // after startWord: it may grow the buffers
+    const io = this.stepIO(dw, H * R + dh, H * S);
+    const { mm } = io;
     const x = new Float32Array(x0);
-    const h = new Float32Array(d);
     const scale = Math.fround(1 / Math.sqrt(dh)); // as the plain step's float32 head mask
-    const bias = this.stepBias(S, meter && iw.meter ? this.meterBias(meter.q, meter.prior, iw.meter) : null);
-    const gemv = this.gemv;
+    const at = (t: TensorInfo) => b.getMemoryOffset(t.dataId);
+    const bp = at(io.bias);
+    this.stepBias(S, meter && iw.meter ? this.meterBias(meter.q, meter.prior, iw.meter) : null, heapF32(b).subarray(bp >> 2, (bp >> 2) + H * S));
+    const { gemv, softmaxNum } = this.kernels;
+    const [xin, qkvAt, att, out] = [at(io.xin) >> 2, at(io.qkv) >> 2, at(io.att), at(io.out) >> 2];
+    // In the heap: each head's scores, then probabilities, R apart; then the scaled query.
+    const sp = at(io.scores);
+    const qp = sp + H * R * 4;
+    const addOut = () => {
+      const heap = heapF32(b);
+      for (let j = 0; j < d; j++) x[j] += heap[out + j];
+    };
     for (let l = 0; l < this.config.nLayers; l++) {
-      // Attention input and the new word's key and value.
-      const hIn = this.upload(this.normalize(x, h), 1, d);
-      const qkv = this.take(this.matMul(hIn, iw.qkv[l].w, iw.qkv[l].b));
-      free(b, hIn);
+      // Attention input and the new word's key and value. (Views of the heap are taken again
+      // after each product: a product may malloc, and the heap may grow.)
+      this.normalize(x, heapF32(b).subarray(xin, xin + d));
+      mm.run(io.xin, iw.qkv[l].w, iw.qkv[l].b, io.qkv);
+      let heap = heapF32(b);
+      const qkv = heap.subarray(qkvAt, qkvAt + 3 * d);
       cache.write(l, n, qkv.subarray(d, 2 * d), qkv.subarray(2 * d), 1);
-      // In the heap: each head's scores, then probabilities, R apart; then the scaled query.
-      const scratch = b.makeOutput([H * R + dh], 'float32');
-      const out = b.makeOutput([1, 1, d], 'float32'); // the heads' outputs, the next matMul's input
-      const sp = b.getMemoryOffset(scratch.dataId);
-      const qp = sp + H * R * 4;
-      const kp = b.getMemoryOffset(cache.headKeys[l]!.dataId);
-      const vp = b.getMemoryOffset(cache.headValues[l]!.dataId);
-      const heap = heapF32(b); // after the mallocs: they may grow the heap
+      const kp = at(cache.headKeys[l]!);
+      const vp = at(cache.headValues[l]!);
       for (let hd = 0; hd < H; hd++) {
-        for (let j = 0, at = qp >> 2; j < dh; j++) heap[at + j] = Math.fround(qkv[hd * dh + j] * scale);
+        for (let j = 0, q = qp >> 2; j < dh; j++) heap[q + j] = Math.fround(qkv[hd * dh + j] * scale);
         // A head's keys are one contiguous (S, dh) block.
         gemv(kp + hd * R * dh * 4, dh, S, dh, qp, sp + hd * R * 4, 0);
       }
-      const sums = this.expInPlace(heap, sp >> 2, R, S, bias);
+      const sums = this.sums;
+      for (let hd = 0; hd < H; hd++) sums[hd] = softmaxNum(sp + hd * R * 4, bp + hd * S * 4, S);
       // A head's values are dh rows of the transposed (dModel, R) buffer; its weights, S of them,
       // are the softmax's numerators: the head's output is divided by their sum afterwards.
-      const op = b.getMemoryOffset(out.dataId);
-      for (let hd = 0; hd < H; hd++) gemv(vp + hd * dh * R * 4, R, dh, S, sp + hd * R * 4, op + hd * dh * 4, 0);
-      const o = heapF32(b);
-      for (let hd = 0; hd < H; hd++) for (let j = 0, at = (op >> 2) + hd * dh; j < dh; j++) o[at + j] /= sums[hd];
-      free(b, scratch);
-      this.addLinear(x, out, dw.attnOut[l].w, dw.attnOut[l].b);
-      // Feed-forward, its hidden layer left in the heap.
-      const h2 = this.upload(this.normalize(x, h), 1, d);
-      const hidden = this.matMul(h2, iw.ff1[l].w, iw.ff1[l].b, true);
-      free(b, h2);
-      const y = this.matMul(hidden, dw.ff2[l].w, dw.ff2[l].b);
-      free(b, hidden);
-      const yv = b.typedArrayFromHeap(y) as Float32Array;
-      for (let j = 0; j < d; j++) x[j] += yv[j];
-      free(b, y);
+      for (let hd = 0; hd < H; hd++) gemv(vp + hd * dh * R * 4, R, dh, S, sp + hd * R * 4, att + hd * dh * 4, 0);
+      heap = heapF32(b);
+      for (let hd = 0; hd < H; hd++) for (let j = 0, o = (att >> 2) + hd * dh; j < dh; j++) heap[o + j] /= sums[hd];
+      mm.run(io.att, dw.attnOut[l].w, dw.attnOut[l].b, io.out);
+      addOut();
+      // Feed-forward.
+      this.normalize(x, heapF32(b).subarray(xin, xin + d));
+      mm.run(io.xin, iw.ff1[l].w, iw.ff1[l].b, io.hidden, true);
+      mm.run(io.hidden, dw.ff2[l].w, dw.ff2[l].b, io.out);
+      addOut();
     }
-    return this.heads(dw, x, h);
+    return this.heads(dw, x);
+  }
+
+  /** Frees the decoder's own tensors (the model does, when it is disposed). */
+  dispose(): void {
+    const io = this.io;
+    if (!io) return;
+    this.io = null;
+    const b = this.backend;
+    for (const t of [io.xin, io.qkv, io.att, io.out, io.hidden, io.type, io.condH, io.cond, io.fam, io.scores, io.bias]) free(b, t);
+    io.mm.dispose();
+  }
+
+  private io: StepIO | null = null;
+
+  /** The decoder's tensors, made on first use; the scores' and the bias's room grown to fit. */
+  private stepIO(dw: DecodeWeights, scoreFloats: number, biasFloats: number): StepIO {
+    const b = this.backend;
+    if (!this.io) {
+      const d = this.d;
+      const make = (rows: number, cols: number) => b.makeOutput([1, rows, cols], 'float32');
+      const nType = dw.iw.typeHead.w.shape[1] as number;
+      const nFam = dw.families.w.shape[1] as number;
+      this.io = {
+        mm: new DirectMatMul(b),
+        xin: make(1, d),
+        qkv: make(1, 3 * d),
+        att: make(1, d),
+        out: make(1, d),
+        hidden: make(1, this.config.dFF),
+        type: make(1, nType),
+        condH: make(1, d),
+        cond: make(2, d),
+        fam: make(2, nFam),
+        scores: make(1, Math.max(scoreFloats, 1)),
+        bias: make(1, Math.max(biasFloats, 1)),
+      };
+    }
+    const io = this.io;
+    const grown = (t: TensorInfo, floats: number) => {
+      if (t.shape[2] >= floats) return t;
+      free(b, t);
+      return b.makeOutput([1, 1, Math.max(floats, 2 * t.shape[2])], 'float32');
+    };
+    io.scores = grown(io.scores, scoreFloats);
+    io.bias = grown(io.bias, biasFloats);
+    return io;
   }
 
   /**
@@ -210,7 +269,7 @@ export class WasmDecoder {
       free(b, h2);
       this.addLinear(x, hidden, dw.ff2[l].w, dw.ff2[l].b);
     }
-    return withLogits ? this.heads(dw, x.subarray((T - 1) * d), h.subarray(0, d)) : null;
+    return withLogits ? this.heads(dw, x.subarray((T - 1) * d)) : null;
   }
 
   private meterScratch = new Float32Array(0);
@@ -223,12 +282,12 @@ export class WasmDecoder {
   }
 
   /**
-   * The step's attention bias for the S words, (H, S): ALiBi, plus the meter heads' bias
-   * ((S, H), if any), each a float32 sum as the plain step adds them. The same for every layer.
+   * The step's attention bias for the S words, (H, S), into `out`: ALiBi, plus the meter
+   * heads' bias ((S, H), if any), each a float32 sum as the plain step adds them. The same for
+   * every layer.
    */
-  private stepBias(S: number, meterBias: Float32Array | null): Float32Array {
+  private stepBias(S: number, meterBias: Float32Array | null, out: Float32Array): void {
     const H = this.H;
-    const out = new Float32Array(H * S);
     for (let hd = 0; hd < H; hd++) {
       const m = this.slopes[hd];
       for (let i = 0; i < S; i++) {
@@ -236,53 +295,51 @@ export class WasmDecoder {
         out[hd * S + i] = meterBias ? Math.fround(alibi + meterBias[i * H + hd]) : alibi;
       }
     }
-    return out;
-  }
-
-  /**
-   * Per head h, scores at heap[at + h * R ..][0, S) plus its bias row, replaced by the
-   * softmax's numerators exp(score - max); returns each head's sum of them.
-   */
-  private expInPlace(heap: Float32Array, at: number, R: number, S: number, bias: Float32Array): Float64Array {
-    const sums = new Float64Array(this.H);
-    for (let hd = 0; hd < this.H; hd++) {
-      const row = at + hd * R;
-      const br = hd * S;
-      let max = -Infinity;
-      for (let i = 0; i < S; i++) {
-        const v = Math.fround(heap[row + i] + bias[br + i]);
-        heap[row + i] = v;
-        if (v > max) max = v;
-      }
-      let sum = 0;
-      for (let i = 0; i < S; i++) {
-        const e = Math.exp(heap[row + i] - max);
-        heap[row + i] = e;
-        sum += e;
-      }
-      sums[hd] = sum;
-    }
-    return sums;
   }
 
   /** The type head and both type-conditioned family heads, as CPTransformer.headsForLast. */
-  private heads(dw: DecodeWeights, x: Float32Array, h: Float32Array): Float32Array {
+  private heads(dw: DecodeWeights, x: Float32Array): Float32Array {
     const b = this.backend;
     const iw = dw.iw;
     const d = this.d;
-    const hn = this.upload(this.normalize(x, h), 1, d);
-    const type = this.take(this.matMul(hn, iw.typeHead.w, iw.typeHead.b));
-    const condH = this.take(this.matMul(hn, iw.condHidden));
-    free(b, hn);
-    const byType = b.typedArrayFromHeap(iw.condByType) as Float32Array; // (2, d)
-    const cond = new Float32Array(2 * d);
-    for (let r = 0; r < 2; r++) for (let j = 0; j < d; j++) cond[r * d + j] = condH[j] + byType[r * d + j];
-    const ct = this.upload(cond, 2, d);
-    const fam = this.take(this.matMul(ct, dw.families.w, dw.families.b));
-    free(b, ct);
+    const io = this.stepIO(dw, 0, 0);
+    const { mm } = io;
+    const at = (t: TensorInfo) => b.getMemoryOffset(t.dataId) >> 2;
+    this.normalize(x, heapF32(b).subarray(at(io.xin), at(io.xin) + d));
+    mm.run(io.xin, iw.typeHead.w, iw.typeHead.b, io.type);
+    mm.run(io.xin, iw.condHidden, null, io.condH);
+    const heap = heapF32(b);
+    const byType = at(iw.condByType); // (2, d)
+    const [condH, cond] = [at(io.condH), at(io.cond)];
+    for (let r = 0; r < 2; r++) for (let j = 0; j < d; j++) heap[cond + r * d + j] = heap[condH + j] + heap[byType + r * d + j];
+    mm.run(io.cond, dw.families.w, dw.families.b, io.fam);
+    const type = b.typedArrayFromHeap(io.type) as Float32Array;
+    const fam = b.typedArrayFromHeap(io.fam) as Float32Array;
     const out = new Float32Array(type.length + fam.length);
     out.set(type);
     out.set(fam, type.length);
     return out;
   }
+}
+
+/** The tensors a step's products read and write, kept by the decoder between steps. */
+interface StepIO {
+  mm: DirectMatMul;
+  /** A normalized row, the input of the next product. */
+  xin: TensorInfo;
+  qkv: TensorInfo;
+  /** The attention heads' outputs. */
+  att: TensorInfo;
+  /** A sub-layer's output, added to the residual. */
+  out: TensorInfo;
+  hidden: TensorInfo;
+  type: TensorInfo;
+  condH: TensorInfo;
+  /** The conditioned rows, one per type. */
+  cond: TensorInfo;
+  fam: TensorInfo;
+  /** Attention scores, (H, R) and the scaled query after them. */
+  scores: TensorInfo;
+  /** The step's attention bias, (H, S). */
+  bias: TensorInfo;
 }
