@@ -4,6 +4,7 @@
 import type { CPTransformer } from './model/transformer.ts';
 import { Grammar } from './sampler/grammar.ts';
 import { generate } from './sampler/generate.ts';
+import { notePitchClasses, PitchBalance } from './sampler/pitch-balance.ts';
 import type { Sampler } from './sampler/sampler.ts';
 import { BAR, F, TYPE, type Word } from './vocab.ts';
 
@@ -24,6 +25,8 @@ export interface ContinueOptions {
   bars: number;
   /** A hard stop, whatever the bar count: a model that never writes a Bar word still ends. */
   maxWords: number;
+  /** Steers the continuation's pitch classes toward the primer's (pitch-balance.ts); default 0, off. */
+  pitchBalance?: number;
 }
 
 /** Samples words after `primer` until `bars` more bars have started (that Bar word is not kept) or maxWords. */
@@ -36,16 +39,21 @@ export function continueWords(model: CPTransformer, primer: readonly Word[], sam
     const primerBars = grammar.bar + 1;
     let next = model.prime(cache, primer);
     const out: Word[] = [];
+    const balance = new PitchBalance(opts.pitchBalance ?? 0);
+    balance.setReference(notePitchClasses(primer));
     while (out.length < opts.maxWords) {
+      sampler.pitchClassBias = balance.bias();
       const { words, next: after } = generate(model, cache, sampler, grammar, next, 1);
       const w = words[0];
       if (w[F.type] === TYPE.EOS) break;
       if (w[F.type] === TYPE.METRICAL && w[F.barBeat] === BAR && grammar.bar + 1 > primerBars + opts.bars) break;
       out.push(w);
+      balance.observe(w);
       next = after;
     }
     return out;
   } finally {
+    sampler.pitchClassBias = null;
     cache.dispose();
   }
 }

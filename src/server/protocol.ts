@@ -70,6 +70,7 @@ const settingsFields = {
   lookaheadMs: numIn(0, 10_000).optional(),
   aiChannel: intIn(0, 15).nullable().optional(),
   maxRestBars: intIn(0, 1000).optional(),
+  pitchBalance: numIn(0, 1000).optional(),
 };
 const settings = z.strictObject(
   { type: z.literal('settings'), ...settingsFields },

@@ -30,6 +30,7 @@ export const FAKE_DEFAULTS: DuetSettings = {
   lookaheadMs: 20,
   aiChannel: null,
   maxRestBars: 2,
+  pitchBalance: 4,
 };
 
 export interface FakeBehaviour {

@@ -4,7 +4,7 @@ import { decodedToPerformance, decodeWords } from '../../engine/encode.ts';
 import { loadModel } from '../../engine/model/checkpoint.ts';
 import { Sampler } from '../../engine/sampler/sampler.ts';
 import { resolveSampling, type SamplerSettingsInput } from '../../engine/sampler/settings.ts';
-import { FAMILY_FLAG_OPTIONS, familyFlags } from '../family-flags.ts';
+import { FAMILY_FLAG_HELP, FAMILY_FLAG_OPTIONS, familyFlags, pitchBalanceFlag } from '../family-flags.ts';
 import type { PerfNote } from '../../engine/score.ts';
 import { BAR, F, TICKS_PER_BEAT, TYPE } from '../../engine/vocab.ts';
 import { AntiphonError } from '../../errors.ts';
@@ -23,9 +23,7 @@ export const generateCommand: Command = {
     '  --primer-bars N         bars of the primer to keep (default 4)',
     '  --bars M                bars to add (default 8)',
     '  --seed S                sampling seed (default 1); the same seed gives the same music',
-    '  --temperature F=V,...   per-family temperature, e.g. pitch=0.8,duration=1.5 (0 is greedy)',
-    '  --top-p F=V,...         per-family nucleus size in (0, 1]',
-    '  --top-k F=V,...         per-family top-k (0 turns it off)',
+    FAMILY_FLAG_HELP,
     '  --max-words N           stop after N sampled words whatever the bar count (default 4096)',
     '  --out FILE              the MIDI file to write: track 1 the primer, track 2 the continuation',
     '  --backend B             auto | tensorflow | wasm | cpu (default auto)',
@@ -47,6 +45,7 @@ export const generateCommand: Command = {
     const primerBars = intOption(values, 'primer-bars', 4);
     const bars = intOption(values, 'bars', 8);
     const maxWords = intOption(values, 'max-words', 4096);
+    const pitchBalance = pitchBalanceFlag(values);
     const backend = backendOption(values);
 
     const pool = new MidiReaderPool({ workers: 1 });
@@ -64,7 +63,7 @@ export const generateCommand: Command = {
     const sampler = new Sampler({ seed, settings: resolveSampling(settings, resolveSampling(card.sampling as SamplerSettingsInput | undefined)) });
     let added;
     try {
-      added = continueWords(model, primer, sampler, { bars, maxWords });
+      added = continueWords(model, primer, sampler, { bars, maxWords, pitchBalance });
     } finally {
       model.dispose();
     }

@@ -13,6 +13,7 @@ import type { Sampler } from '../sampler/sampler.ts';
 import { CONTI, DURATION_STEPS, F, STEPS_PER_BAR, TICKS_PER_BEAT, TICKS_PER_STEP, TYPE, tokenToPitch, tokenToVelocity, type Word } from '../vocab.ts';
 import type { Recorder } from './recorder.ts';
 import type { Timeline, TimelineMark } from './timeline.ts';
+import { PitchBalance } from '../sampler/pitch-balance.ts';
 import type { DuetOutput, DuetSettings } from './types.ts';
 
 export interface AnswerPlan {
@@ -71,9 +72,13 @@ export class Answer {
   private ended = false;
   private settings: DuetSettings;
   private readonly maxWords: number;
+  private readonly balance: PitchBalance;
 
   constructor(private readonly d: AnswerDeps) {
     this.settings = d.settings;
+    this.balance = new PitchBalance(d.settings.pitchBalance);
+    // What came before the answer: the call, and what preceded it.
+    this.balance.setReference(d.timeline.recentPitchClasses);
     this.maxWords = Math.ceil(((d.plan.endStep - d.plan.startStep) / STEPS_PER_BAR) * MAX_WORDS_PER_BAR);
   }
 
@@ -114,6 +119,7 @@ export class Answer {
   /** New settings mid-answer: the look-ahead and channel apply from the next note. */
   retune(s: DuetSettings): void {
     this.settings = s;
+    this.balance.strength = s.pitchBalance;
   }
 
   /** A prepared answer that never started: nothing was handed out. */
@@ -178,7 +184,14 @@ export class Answer {
     while (this.generating && this.wordsCommitted < stopAt) {
       if (!this.pending) {
         if (!timeline.next || this.wordsCommitted >= this.maxWords) return this.endGeneration(started);
-        const sampled = sampler.sampleWord(timeline.next, timeline.grammar);
+        sampler.pitchClassBias = this.balance.bias();
+        let sampled: Word;
+        try {
+          sampled = sampler.sampleWord(timeline.next, timeline.grammar);
+        } finally {
+          sampler.pitchClassBias = null;
+        }
+        this.balance.observe(sampled);
         // The tempo is the call's grid; the AI does not change it.
         this.pending = sampled[F.type] === TYPE.METRICAL ? (sampled.map((v, i) => (i === F.tempo ? CONTI : v)) as Word) : sampled;
       }

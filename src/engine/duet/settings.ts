@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { AntiphonError, isAntiphonError } from '../../errors.ts';
+import { DEFAULT_PITCH_BALANCE, MAX_PITCH_BALANCE } from '../sampler/pitch-balance.ts';
 import { DEFAULT_SAMPLING, resolveSampling, type SamplerSettingsInput } from '../sampler/settings.ts';
 import type { DuetSettings, DuetSettingsInput } from './types.ts';
 
@@ -17,6 +18,7 @@ export const DEFAULT_DUET_SETTINGS: DuetSettings = {
   lookaheadMs: 75,
   aiChannel: null,
   maxRestBars: 2,
+  pitchBalance: DEFAULT_PITCH_BALANCE,
 };
 
 /** Bounds of every setting; also what the client's controls offer. */
@@ -26,6 +28,7 @@ export const SETTING_LIMITS = {
   bpm: [30, 300],
   lookaheadMs: [0, 1000],
   maxRestBars: [0, 64],
+  pitchBalance: [0, MAX_PITCH_BALANCE],
 } as const;
 
 const int = (lo: number, hi: number) => z.number().int().min(lo).max(hi);
@@ -43,6 +46,7 @@ const schema = z
     lookaheadMs: num(...SETTING_LIMITS.lookaheadMs),
     aiChannel: int(0, 15).nullable(),
     maxRestBars: int(...SETTING_LIMITS.maxRestBars),
+    pitchBalance: num(...SETTING_LIMITS.pitchBalance),
   })
   .partial()
   .strict();

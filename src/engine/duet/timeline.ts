@@ -16,7 +16,8 @@ import { initialEncoderState, type EncoderState } from '../encode.ts';
 import type { KVCache } from '../model/kv-cache.ts';
 import type { CPTransformer, NextWordLogits } from '../model/transformer.ts';
 import { Grammar } from '../sampler/grammar.ts';
-import { BAR, CONTI, F, STEPS_PER_BAR, TYPE, tokenToBeat, type Word } from '../vocab.ts';
+import { REFERENCE_NOTES } from '../sampler/pitch-balance.ts';
+import { BAR, CONTI, F, STEPS_PER_BAR, TYPE, tokenToBeat, tokenToPitch, type Word } from '../vocab.ts';
 
 /**
  * Runs up to this long are stepped word by word rather than primed. On wasm a paged prime of 2
@@ -29,6 +30,7 @@ const sameWord = (a: Word, b: Word): boolean => a.every((x, i) => x === b[i]);
 
 export interface TimelineMark {
   readonly length: number;
+  readonly notes: readonly number[];
   readonly slides: number;
   readonly grammar: Grammar;
   readonly enc: EncoderState;
@@ -46,6 +48,8 @@ export class Timeline {
   private queued = 0;
   /** Words appended over the session's life, queued ones included (the cache keeps only its window). */
   total = 0;
+  /** Pitch classes of the latest REFERENCE_NOTES note words of either part (a pitch balance's reference). */
+  private notes: number[] = [];
   /** The forecast: words expected after the real ones; the first `specDone` of them are in the cache. */
   private spec: readonly Word[] = [];
   private specDone = 0;
@@ -203,6 +207,11 @@ export class Timeline {
     return Math.max(g.bar, 0) * STEPS_PER_BAR + (g.step ?? 0);
   }
 
+  /** Pitch classes (C = 0) of the latest notes of either part, oldest first, at most REFERENCE_NOTES. */
+  get recentPitchClasses(): readonly number[] {
+    return this.notes;
+  }
+
   /** The first step a new run of the person's words may use. */
   resumeStep(): number {
     const g = this.grammar;
@@ -218,7 +227,7 @@ export class Timeline {
   /** A point to roll back to, after the real words; settles the queue first. */
   mark(): TimelineMark {
     const next = this.next;
-    return { length: this.length, slides: this.cache.slides, grammar: this.grammar.clone(), enc: { ...this.enc }, next };
+    return { length: this.length, notes: this.notes.slice(), slides: this.cache.slides, grammar: this.grammar.clone(), enc: { ...this.enc }, next };
   }
 
   /**
@@ -233,6 +242,7 @@ export class Timeline {
     this.dropForecast();
     this.cache.truncate(m.length);
     this.grammar = m.grammar.clone();
+    this.notes = m.notes.slice();
     Object.assign(this.enc, m.enc);
     this.nextLogits = m.next;
     return true;
@@ -274,6 +284,10 @@ export class Timeline {
   /** Keeps the grammar and encoder state in step with a word from either part. */
   private track(w: Word): void {
     this.grammar.advance(w);
+    if (w[F.type] === TYPE.NOTE) {
+      this.notes.push(tokenToPitch(w[F.pitch]) % 12);
+      if (this.notes.length > REFERENCE_NOTES) this.notes.shift();
+    }
     if (w[F.type] !== TYPE.METRICAL) return;
     if (w[F.barBeat] === BAR) {
       this.enc.nextBar = Math.max(this.enc.nextBar, this.grammar.bar + 1);

@@ -29,6 +29,11 @@ export interface DuetSettings {
    * at its first note, tempo estimated again), so long pauses do not fill the context with rests.
    */
   maxRestBars: number;
+  /**
+   * Steers the answer's pitch classes toward those of the notes before it (the call and what
+   * preceded it): 0 is off, 4 the default, 16 the most (see sampler/pitch-balance.ts).
+   */
+  pitchBalance: number;
 }
 
 /** A partial update, as a websocket message or a CLI flag gives it. Validated by the session. */

@@ -1,7 +1,7 @@
 // Draws a compound word one family at a time: type first, then the families that type
 // uses, each with its own temperature, top-p and top-k, under the grammar's masks.
 import { AntiphonError } from '../../errors.ts';
-import { BAR, CONTI, F, FAMILIES, TYPE, UNUSED, tokenToBeat, type Family, type Word } from '../vocab.ts';
+import { BAR, CONTI, F, FAMILIES, TYPE, UNUSED, FAMILY_SIZES, tokenToBeat, tokenToPitch, type Family, type Word } from '../vocab.ts';
 import type { NextWordLogits } from '../model/transformer.ts';
 import type { Grammar } from './grammar.ts';
 import { Prng } from './prng.ts';
@@ -12,9 +12,17 @@ export interface SamplerOptions {
   settings?: SamplerSettingsInput;
 }
 
+/** Each pitch token's pitch class (C = 0). */
+const PITCH_CLASS = Array.from({ length: FAMILY_SIZES.pitch }, (_, t) => tokenToPitch(t) % 12);
+
 export class Sampler {
   readonly rng: Prng;
   private current: SamplerSettings;
+  /**
+   * Twelve additive biases for the pitch logits, by pitch class, applied before temperature
+   * and nucleus (see pitch-balance.ts); null for none. Whoever sets it clears it.
+   */
+  pitchClassBias: ArrayLike<number> | null = null;
 
   constructor(opts: SamplerOptions = {}) {
     this.rng = new Prng(opts.seed ?? 0);
@@ -95,7 +103,9 @@ export class Sampler {
       word[F.chord] = bb === BAR ? CONTI : this.sampleToken('chord', g.chord, grammar.allowedChord(tokenToBeat(bb)));
     } else if (type === TYPE.NOTE) {
       const g = logits.given[TYPE.NOTE];
-      word[F.pitch] = this.sampleToken('pitch', g.pitch, grammar.allowedPitch());
+      const bias = this.pitchClassBias;
+      const pitch = bias ? Float64Array.from(g.pitch, (v, t) => v + bias[PITCH_CLASS[t]]) : g.pitch;
+      word[F.pitch] = this.sampleToken('pitch', pitch, grammar.allowedPitch());
       word[F.duration] = this.sampleToken('duration', g.duration);
       word[F.velocity] = this.sampleToken('velocity', g.velocity);
     }

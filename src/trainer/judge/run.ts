@@ -57,6 +57,8 @@ export interface JudgeOptions {
   /** A model's continuation stops after this many words, whatever its bar count. */
   maxWords: number;
   markovOrder: number;
+  /** The models' pitch balance (sampler/pitch-balance.ts); default 0, off. */
+  pitchBalance?: number;
 }
 
 export interface JudgeHooks {
@@ -97,6 +99,7 @@ export interface JudgeReport {
   maxWords: number;
   markovOrder: number;
   sampling: SamplerSettings;
+  pitchBalance: number;
   songs: { requested: number; judged: number; list: Array<{ source: string; file: string; key: string | null }> };
   reference: Record<(typeof REFERENCE_MEASURES)[number], Stat | null>;
   systems: SystemReport[];
@@ -214,7 +217,7 @@ export async function judge(opts: JudgeOptions, hooks: JudgeHooks = {}): Promise
         listens = contextUse(model, held.cases);
         for (const [i, c] of held.cases.entries()) {
           const sampler = new Sampler({ seed: songSeed(opts.seed, c.id, 1), settings: sampling });
-          const added = continueWords(model, c.primer, sampler, { bars: opts.bars, maxWords: opts.maxWords });
+          const added = continueWords(model, c.primer, sampler, { bars: opts.bars, maxWords: opts.maxWords, pitchBalance: opts.pitchBalance ?? 0 });
           if (added.length >= opts.maxWords) hit++;
           const notes = notesBetween(decodeWords([...c.primer, ...added]).notes, from, to);
           scores.push(scoreContinuation(notes, c, keys[i], opts.primerBars, opts.bars));
@@ -274,6 +277,7 @@ export async function judge(opts: JudgeOptions, hooks: JudgeHooks = {}): Promise
     maxWords: opts.maxWords,
     markovOrder: opts.markovOrder,
     sampling,
+    pitchBalance: opts.pitchBalance ?? 0,
     songs: {
       requested: opts.songs,
       judged: held.cases.length,
