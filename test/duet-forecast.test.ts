@@ -143,7 +143,7 @@ test('predict() names the words a pedal change on the guessed step commits, and 
     assert.equal(asked.push(e), twin.push(e));
     predicted.push(asked.predict(16, 16).words);
   }
-  assert.is(asked.soundingNotes, notes.length, 'the pedal keeps every note sounding');
+  assert.is(asked.heldNotes, notes.length, 'the pedal keeps every note sounding');
   // The pedal comes up 20 ms before the bar line: step 16.
   const up: NoteEvent = { type: 'cc', time: 1900, controller: 64, value: 0 };
   const real = asked.push(up);

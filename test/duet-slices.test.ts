@@ -18,15 +18,16 @@ test('words worked in slices reach the cache as one batched append would put the
   const whole = new Timeline(tiny.model);
   whole.append(words);
   const sliced = new Timeline(tiny.model);
-  sliced.enqueue(words.slice(0, 25));
-  sliced.enqueue(words.slice(25));
+  sliced.enqueue(words.slice(0, 25), { measure: true });
+  sliced.enqueue(words.slice(25), { measure: true });
   assert.is(sliced.pending, 40);
   assert.is(sliced.total, 40, 'the queue counts in the total');
   assert.is(sliced.cache.length, 0);
   const finished: number[] = [];
   let calls = 0;
   while (sliced.pending) {
-    finished.push(...sliced.work(7));
+    sliced.work(7);
+    finished.push(...sliced.takeLatencies());
     calls++;
   }
   assert.is(calls, 6, '40 words in slices of 7');

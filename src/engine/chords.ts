@@ -14,6 +14,9 @@ import { CHORD_QUALITIES, DURATION_STEPS, NO_CHORD, chordToken } from './vocab.t
 /** Steps per chord window: half a 4/4 bar. */
 export const CHORD_WINDOW_STEPS = 8;
 
+/** The first chord-window boundary after `step`: the words before it are committed together. */
+export const windowEnd = (step: number): number => (Math.floor(step / CHORD_WINDOW_STEPS) + 1) * CHORD_WINDOW_STEPS;
+
 const INTERVALS: Record<(typeof CHORD_QUALITIES)[number], number[]> = {
   maj: [0, 4, 7],
   min: [0, 3, 7],

@@ -6,7 +6,7 @@
 // held. Words are committed in onset order and never revised, and for the same performance they
 // are exactly the file tokenizer's words (a test holds this).
 
-import { CHORD_WINDOW_STEPS } from './chords.ts';
+import { CHORD_WINDOW_STEPS, windowEnd } from './chords.ts';
 import { encodeSteps, initialEncoderState, type EncoderState } from './encode.ts';
 import { assertNoteEvent, type NoteEvent } from './note-events.ts';
 import { NoteTracker } from './note-tracker.ts';
@@ -186,7 +186,7 @@ export class LiveTokenizer {
     for (const n of this.tracker.endedAt(releaseStep * TICKS_PER_STEP)) insertNote(notes, this.scoreNote(n));
     const state = { ...this.state };
     for (let s = this.committed; s < to; ) {
-      const end = Math.min(to, (Math.floor(s / CHORD_WINDOW_STEPS) + 1) * CHORD_WINDOW_STEPS);
+      const end = Math.min(to, windowEnd(s));
       encodeSteps(notes, s, end, (b) => this.grid.tempoOfBeat(b), state, words);
       cuts.push(words.length);
       s = end;
@@ -199,12 +199,7 @@ export class LiveTokenizer {
     return this.lastOnsetStep;
   }
 
-  /** Notes sounding now: held, or kept by the pedal. */
-  get soundingNotes(): number {
-    return this.tracker.openCount;
-  }
-
-  /** Notes waiting for their length. */
+  /** Notes waiting for their length: held, or kept by the pedal. */
   get heldNotes(): number {
     return this.tracker.openCount;
   }

@@ -14,6 +14,9 @@ interface Sounding {
   released: boolean;
 }
 
+/** A sounding note ended at `tick` (never of zero length). */
+const noteOf = (pitch: number, s: Sounding, tick: number): PerfNote => ({ tick: s.tick, dur: Math.max(tick - s.tick, 1e-6), pitch, velocity: s.velocity });
+
 export class NoteTracker {
   private readonly sounding = new Map<number, Sounding>();
   private pedalDown = false;
@@ -60,11 +63,7 @@ export class NoteTracker {
 
   /** The notes sounding now (held, or kept by the pedal), as if they all ended at `tick`. */
   endedAt(tick: number): PerfNote[] {
-    return [...this.sounding].map(([pitch, s]) => ({ tick: s.tick, dur: Math.max(tick - s.tick, 1e-6), pitch, velocity: s.velocity }));
-  }
-
-  get pedal(): boolean {
-    return this.pedalDown;
+    return [...this.sounding].map(([pitch, s]) => noteOf(pitch, s, tick));
   }
 
   /** Earliest onset still waiting for its length, or Infinity. */
@@ -82,6 +81,6 @@ export class NoteTracker {
     const s = this.sounding.get(pitch);
     if (!s) return null;
     this.sounding.delete(pitch);
-    return { tick: s.tick, dur: Math.max(tick - s.tick, 1e-6), pitch, velocity: s.velocity };
+    return noteOf(pitch, s, tick);
   }
 }

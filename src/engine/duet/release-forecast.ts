@@ -22,9 +22,6 @@ const LATE_STEPS = 4;
 /** A grid's step for a time on the session's clock (the nearest step, as notes are quantized). */
 export type StepOf = (ms: number) => number;
 
-/** The first chord-window boundary after `step`: the words before it are committed together. */
-export const windowEnd = (step: number): number => (Math.floor(step / CHORD_WINDOW_STEPS) + 1) * CHORD_WINDOW_STEPS;
-
 export class ReleaseForecast {
   private lastUpMs: number | null = null;
   private period = STEPS_PER_BAR;

@@ -32,7 +32,8 @@ import { STEPS_PER_BAR, TICKS_PER_STEP, type Word } from '../vocab.ts';
 import { Answer, type AnswerPlan } from './answer.ts';
 import { ClockGrid } from './clock-grid.ts';
 import { Recorder } from './recorder.ts';
-import { ReleaseForecast, windowEnd } from './release-forecast.ts';
+import { ReleaseForecast } from './release-forecast.ts';
+import { windowEnd } from '../chords.ts';
 import { SegmentGrid } from './segment-grid.ts';
 import { DEFAULT_DUET_SETTINGS, resolveDuetSettings } from './settings.ts';
 import { estimateTempo } from './tempo-estimate.ts';
@@ -321,7 +322,7 @@ export class DuetSession implements DuetSessionApi {
     const f = call.predict(release, windowEnd(Math.max(call.lastOnset, release - 1)));
     this.timeline.speculate(f.words, f.cuts);
     if (this.timeline.speculating && !this.workTimer) this.workTimer = this.scheduler.schedule(() => this.work(), 0);
-    if (call.soundingNotes > 0 && this.timedForecasts < MAX_TIMED_FORECASTS) {
+    if (call.heldNotes > 0 && this.timedForecasts < MAX_TIMED_FORECASTS) {
       // An end from here on lands on a later step than the guess.
       const at = call.grid.ms((release + 0.5) * TICKS_PER_STEP);
       this.forecastTimer = this.scheduler.schedule(() => {

@@ -122,8 +122,7 @@ export class Timeline {
    * old forecast is kept as far as the new one agrees with it; `workForecast` primes the rest.
    */
   speculate(words: readonly Word[], cuts: readonly number[] = []): void {
-    let k = 0;
-    while (k < this.specDone && k < words.length && sameWord(this.spec[k], words[k])) k++;
+    let k = this.primedAgreement(words);
     if (k < this.specDone) {
       // With nothing new to prime and no distributions kept after word k, word k is primed again.
       if (k === words.length && k > 0 && !this.specNext.has(k)) k--;
@@ -161,16 +160,16 @@ export class Timeline {
     this.onModelCall();
   }
 
-  /** The ms each queued run took to reach the cache, since the last call. */
+  /** The ms each measured run took to reach the cache, since the last call. */
   takeLatencies(): number[] {
     return this.latencies.splice(0);
   }
 
   /**
-   * Puts up to `max` queued words into the cache in one model call. Returns, for each queued
-   * run this finished, the ms since it was queued (measured runs' also kept for `takeLatencies`).
+   * Puts up to `max` queued words into the cache in one model call. Each measured run it
+   * finishes leaves the ms since it was queued for `takeLatencies`.
    */
-  work(max = Infinity): number[] {
+  work(max = Infinity): void {
     const run: Word[] = [];
     const finished: Array<{ at: number; measure: boolean }> = [];
     while (this.queue.length && run.length < max) {
@@ -182,14 +181,13 @@ export class Timeline {
         finished.push(head);
       } else head.words = head.words.slice(take);
     }
-    if (!run.length) return [];
+    if (!run.length) return;
     this.queued -= run.length;
     if (run.length <= STEP_RUN) for (const w of run) this.nextLogits = this.model.step(this.cache, w);
     else this.nextLogits = this.model.prime(this.cache, run);
     this.onModelCall();
     const now = performance.now();
     for (const f of finished) if (f.measure) this.latencies.push(now - f.at);
-    return finished.map((f) => now - f.at);
   }
 
   /** Every queued word into the cache. */
@@ -258,8 +256,7 @@ export class Timeline {
    */
   private claimForecast(words: readonly Word[]): readonly Word[] {
     if (!this.spec.length) return words;
-    let k = 0;
-    while (k < this.specDone && k < words.length && sameWord(this.spec[k], words[k])) k++;
+    const k = this.primedAgreement(words);
     const kept = this.specNext.get(k);
     const done = this.specDone;
     this.spec = [];
@@ -279,6 +276,13 @@ export class Timeline {
       return words.slice(k - 1);
     }
     return words.slice(k);
+  }
+
+  /** How many of the forecast words in the cache `words` repeat, from the first. */
+  private primedAgreement(words: readonly Word[]): number {
+    let k = 0;
+    while (k < this.specDone && k < words.length && sameWord(this.spec[k], words[k])) k++;
+    return k;
   }
 
   /** Keeps the grammar and encoder state in step with a word from either part. */
