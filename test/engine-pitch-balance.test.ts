@@ -57,8 +57,7 @@ test('the sampler adds the bias to the pitch logits by pitch class', () => {
     given: { [TYPE.NOTE]: { pitch: flat(), duration: new Float32Array(FAMILY_SIZES.duration), velocity: new Float32Array(FAMILY_SIZES.velocity) } },
   } as never;
   const grammar = Grammar.after([[TYPE.METRICAL, BAR, CONTI, CONTI, -1, -1, -1], [TYPE.METRICAL, beatToken(0), 10, 5, -1, -1, -1]]);
-  s.pitchClassBias = Array.from({ length: 12 }, (_, k) => (k === 7 ? 3 : 0));
-  const w = s.sampleWord(logits, grammar);
+  const w = s.sampleWord(logits, grammar, Array.from({ length: 12 }, (_, k) => (k === 7 ? 3 : 0)));
   assert.is(w[F.type], TYPE.NOTE);
   assert.is((w[F.pitch] + 21) % 12, 7, 'a G');
 });

@@ -42,8 +42,7 @@ export function continueWords(model: CPTransformer, primer: readonly Word[], sam
     const balance = new PitchBalance(opts.pitchBalance ?? 0);
     balance.setReference(notePitchClasses(primer));
     while (out.length < opts.maxWords) {
-      sampler.pitchClassBias = balance.bias();
-      const { words, next: after } = generate(model, cache, sampler, grammar, next, 1);
+      const { words, next: after } = generate(model, cache, sampler, grammar, next, 1, balance.bias());
       const w = words[0];
       if (w[F.type] === TYPE.EOS) break;
       if (w[F.type] === TYPE.METRICAL && w[F.barBeat] === BAR && grammar.bar + 1 > primerBars + opts.bars) break;
@@ -53,7 +52,6 @@ export function continueWords(model: CPTransformer, primer: readonly Word[], sam
     }
     return out;
   } finally {
-    sampler.pitchClassBias = null;
     cache.dispose();
   }
 }

@@ -9,11 +9,11 @@
 
 import type { SchedulerLike, Subscription } from 'rxjs';
 import type { TimeGrid } from '../live-tokenizer.ts';
+import { PitchBalance } from '../sampler/pitch-balance.ts';
 import type { Sampler } from '../sampler/sampler.ts';
 import { CONTI, DURATION_STEPS, F, STEPS_PER_BAR, TICKS_PER_BEAT, TICKS_PER_STEP, TYPE, tokenToPitch, tokenToVelocity, type Word } from '../vocab.ts';
 import type { Recorder } from './recorder.ts';
 import type { Timeline, TimelineMark } from './timeline.ts';
-import { PitchBalance } from '../sampler/pitch-balance.ts';
 import type { DuetOutput, DuetSettings } from './types.ts';
 
 export interface AnswerPlan {
@@ -184,13 +184,7 @@ export class Answer {
     while (this.generating && this.wordsCommitted < stopAt) {
       if (!this.pending) {
         if (!timeline.next || this.wordsCommitted >= this.maxWords) return this.endGeneration(started);
-        sampler.pitchClassBias = this.balance.bias();
-        let sampled: Word;
-        try {
-          sampled = sampler.sampleWord(timeline.next, timeline.grammar);
-        } finally {
-          sampler.pitchClassBias = null;
-        }
+        const sampled = sampler.sampleWord(timeline.next, timeline.grammar, this.balance.bias());
         this.balance.observe(sampled);
         // The tempo is the call's grid; the AI does not change it.
         this.pending = sampled[F.type] === TYPE.METRICAL ? (sampled.map((v, i) => (i === F.tempo ? CONTI : v)) as Word) : sampled;

@@ -16,7 +16,7 @@ export type Gemv = (mat: number, stride: number, rows: number, len: number, vec:
  */
 export type SoftmaxNum = (row: number, bias: number, n: number) => number;
 
-interface Kernels {
+export interface Kernels {
   gemv: Gemv;
   softmaxNum: SoftmaxNum;
 }
@@ -25,7 +25,7 @@ const byMemory = new WeakMap<WebAssembly.Memory, Kernels>();
 let compiled: WebAssembly.Module | null = null;
 
 /** The kernels bound to `backend`'s memory (one instance per memory). */
-function kernelsFor(backend: Wasm): Kernels {
+export function kernelsFor(backend: Wasm): Kernels {
   const memory = (backend.wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory;
   let k = byMemory.get(memory);
   if (!k) {

@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { callOriginal } from '../kernels/original.ts';
 import { DirectMatMul } from '../kernels/direct-matmul.ts';
-import { gemvFor, softmaxNumFor, type Gemv, type SoftmaxNum } from '../kernels/gemv.ts';
+import { kernelsFor } from '../kernels/gemv.ts';
 import { free, heapF32, type Wasm } from '../kernels/wasm-heap.ts';
 import { alibiBlockData, alibiSlopes } from './alibi.ts';
 import { addMeterBlock, meterDecodeBias, type MeterTable } from './meter.ts';
@@ -62,11 +62,6 @@ export class WasmDecoder {
 
   private get backend(): Wasm {
     return tf.backend() as Wasm;
-  }
-
-  private get kernels(): { gemv: Gemv; softmaxNum: SoftmaxNum } {
-    const b = this.backend;
-    return { gemv: gemvFor(b), softmaxNum: softmaxNumFor(b) };
   }
 
   /** Each head's softmax denominator, kept between steps. */
@@ -144,7 +139,7 @@ export class WasmDecoder {
     const at = (t: TensorInfo) => b.getMemoryOffset(t.dataId);
     const bp = at(io.bias);
     this.stepBias(S, meter && iw.meter ? this.meterBias(meter.q, meter.prior, iw.meter) : null, heapF32(b).subarray(bp >> 2, (bp >> 2) + H * S));
-    const { gemv, softmaxNum } = this.kernels;
+    const { gemv, softmaxNum } = kernelsFor(b);
     const [xin, qkvAt, att, out] = [at(io.xin) >> 2, at(io.qkv) >> 2, at(io.att), at(io.out) >> 2];
     // In the heap: each head's scores, then probabilities, R apart; then the scaled query.
     const sp = at(io.scores);

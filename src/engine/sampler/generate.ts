@@ -15,7 +15,7 @@ export interface Generated {
 /**
  * Up to `count` words from `from` (the logits that the last step or prime returned).
  * Each sampled word advances `grammar` and extends `cache`. Stops after an EOS word,
- * which is not fed to the cache.
+ * which is not fed to the cache. `pitchClassBias` goes to every sample (Sampler.sampleWord).
  */
 export function generate(
   model: CPTransformer,
@@ -24,11 +24,12 @@ export function generate(
   grammar: Grammar,
   from: NextWordLogits,
   count: number,
+  pitchClassBias: ArrayLike<number> | null = null,
 ): Generated {
   const words: Word[] = [];
   let next = from;
   for (let i = 0; i < count; i++) {
-    const w = sampler.sampleWord(next, grammar);
+    const w = sampler.sampleWord(next, grammar, pitchClassBias);
     grammar.advance(w);
     words.push(w);
     if (w[0] === TYPE.EOS) break;

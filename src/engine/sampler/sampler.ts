@@ -18,11 +18,6 @@ const PITCH_CLASS = Array.from({ length: FAMILY_SIZES.pitch }, (_, t) => tokenTo
 export class Sampler {
   readonly rng: Prng;
   private current: SamplerSettings;
-  /**
-   * Twelve additive biases for the pitch logits, by pitch class, applied before temperature
-   * and nucleus (see pitch-balance.ts); null for none. Whoever sets it clears it.
-   */
-  pitchClassBias: ArrayLike<number> | null = null;
 
   constructor(opts: SamplerOptions = {}) {
     this.rng = new Prng(opts.seed ?? 0);
@@ -89,8 +84,12 @@ export class Sampler {
     return cand[order[keep - 1]];
   }
 
-  /** The next word, well formed under `grammar` (which this does not advance). */
-  sampleWord(logits: NextWordLogits, grammar: Grammar): Word {
+  /**
+   * The next word, well formed under `grammar` (which this does not advance). `pitchClassBias`,
+   * twelve numbers by pitch class (pitch-balance.ts), is added to the pitch logits before
+   * temperature and nucleus.
+   */
+  sampleWord(logits: NextWordLogits, grammar: Grammar, pitchClassBias: ArrayLike<number> | null = null): Word {
     const type = this.sampleToken('type', logits.type, grammar.allowedTypes());
     const word: number[] = new Array(FAMILIES.length).fill(UNUSED);
     word[F.type] = type;
@@ -103,7 +102,7 @@ export class Sampler {
       word[F.chord] = bb === BAR ? CONTI : this.sampleToken('chord', g.chord, grammar.allowedChord(tokenToBeat(bb)));
     } else if (type === TYPE.NOTE) {
       const g = logits.given[TYPE.NOTE];
-      const bias = this.pitchClassBias;
+      const bias = pitchClassBias;
       const pitch = bias ? Float64Array.from(g.pitch, (v, t) => v + bias[PITCH_CLASS[t]]) : g.pitch;
       word[F.pitch] = this.sampleToken('pitch', pitch, grammar.allowedPitch());
       word[F.duration] = this.sampleToken('duration', g.duration);
