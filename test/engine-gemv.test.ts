@@ -1,9 +1,9 @@
-// The wasm SIMD attention kernels (src/engine/kernels/gemv.wat) against plain JS, and the
+// The wasm SIMD kernels (src/engine/kernels/gemv.wat) against plain JS, and the
 // committed bytes against the source.
 import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gemvFor, softmaxNumFor } from '../src/engine/kernels/gemv.ts';
+import { gemvFor, kernelsFor, softmaxNumFor } from '../src/engine/kernels/gemv.ts';
 import { heapF32, type Wasm } from '../src/engine/kernels/wasm-heap.ts';
 import { Prng } from '../src/engine/sampler/prng.ts';
 import { engineBackend, tf } from './helpers/engine-setup.ts';
@@ -41,6 +41,32 @@ test('gemv equals a plain dot product (stored or added) for every shape tail, wi
     }
   }
   assert.ok(checked > 500);
+});
+
+test('colSum adds the rows of a matrix for every width tail, and writes only its columns', () => {
+  const b = tf.backend() as Wasm;
+  const { colSum } = kernelsFor(b);
+  const rng = new Prng(5);
+  for (const rows of [1, 2, 3, 9, 512]) {
+    for (const cols of [1, 3, 4, 5, 8, 31, 1024]) {
+      const m = b.makeOutput([rows * cols], 'float32');
+      const o = b.makeOutput([cols + 1], 'float32');
+      const heap = heapF32(b);
+      const [mp, op] = [m, o].map((t) => b.getMemoryOffset(t.dataId));
+      for (let i = 0; i < rows * cols; i++) heap[(mp >> 2) + i] = rng.normal();
+      for (let c = 0; c < cols; c++) heap[(op >> 2) + c] = 999; // stale output must be overwritten
+      heap[(op >> 2) + cols] = 12345;
+      colSum(mp, rows, cols, op);
+      for (let c = 0; c < cols; c++) {
+        let want = 0;
+        for (let r = 0; r < rows; r++) want += heap[(mp >> 2) + r * cols + c];
+        const got = heap[(op >> 2) + c];
+        assert.ok(Math.abs(got - want) <= 1e-5 * Math.sqrt(rows), `rows ${rows} cols ${cols} column ${c}: ${got} vs ${want}`);
+      }
+      assert.is(heap[(op >> 2) + cols], 12345, 'wrote past its columns');
+      for (const t of [m, o]) b.disposeData(t.dataId);
+    }
+  }
 });
 
 test('softmaxNum gives exp(score + bias - max) in place and their sum, within float32 rounding, for every tail', () => {

@@ -114,6 +114,46 @@ test('the bias table gets a gradient from the loss', () => {
   if (!wereActive) unregisterTrainingKernels();
 });
 
+test('attention in blocks of query rows equals one block: logits and every gradient', () => {
+  const wereActive = trainingKernelsActive();
+  registerTrainingKernels();
+  const model = CPTransformer.create(tinyConfig({ ...METER, nLayers: 2 }), 11);
+  const before = tf.memory().numTensors;
+  const B = 2;
+  const T = 40;
+  const seqs = [randomWords(T + 1, 4), randomWords(T + 1, 5)];
+  const input = tf.tensor3d(seqs.map((w) => w.slice(0, T).map((x) => [...x])), [B, T, 7], 'int32');
+  const targets = tf.tensor2d(seqs.map((w) => w.slice(1).map((x) => x[0])), [B, T], 'int32');
+  const run = (blockRows: number) =>
+    tf.variableGrads(() => {
+      const out = model.forward(input, targets, blockRows);
+      return tf.addN(Object.values(out).map((t) => tf.sum(tf.mul(t, t)))) as tf.Scalar;
+    });
+  const whole = run(T);
+  for (const rows of [7, 16]) {
+    // 7 leaves a short last block; the blocks see 7, 14, ... 40 keys.
+    const blocked = run(rows);
+    const rel = Math.abs(blocked.value.dataSync()[0] - whole.value.dataSync()[0]) / Math.abs(whole.value.dataSync()[0]);
+    assert.ok(rel < 1e-5, `rows ${rows}: loss differs by ${rel}`);
+    for (const name of Object.keys(whole.grads)) {
+      const g = blocked.grads[name].dataSync();
+      const w = whole.grads[name].dataSync();
+      let worst = 0;
+      let scale = 0;
+      for (let i = 0; i < w.length; i++) {
+        worst = Math.max(worst, Math.abs(g[i] - w[i]));
+        scale = Math.max(scale, Math.abs(w[i]));
+      }
+      assert.ok(worst <= 1e-4 * (1 + scale), `rows ${rows}: gradient of ${name} differs by ${worst} (scale ${scale})`);
+    }
+    tf.dispose([blocked.value, ...Object.values(blocked.grads)]);
+  }
+  tf.dispose([whole.value, ...Object.values(whole.grads), input, targets]);
+  assert.is(tf.memory().numTensors, before);
+  model.dispose();
+  if (!wereActive) unregisterTrainingKernels();
+});
+
 test('a cache keeps each word its step through slides, truncate and restore', () => {
   const model = CPTransformer.create(tinyConfig({ ...METER, contextLength: 32, nKeep: 4 }), 21);
   const words = randomWords(33, 22);

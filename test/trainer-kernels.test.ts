@@ -109,14 +109,41 @@ test('fused matMul: bias and relu, batched left operand, transposes, prelu fallb
   );
 });
 
-test('sum over leading axes, with and without keepDims; other axes untouched', async () => {
+test('sum over leading or trailing axes, with and without keepDims; other axes untouched', async () => {
   const x = randT([3, 4, 5, 2]);
-  for (const axis of [0, [0, 1], [1, 0], [0, 1, 2], 1, [1, 3], -1, [0, 3]]) {
+  for (const axis of [0, [0, 1], [1, 0], [0, 1, 2], 1, [1, 3], -1, [0, 3], [2, 3], [3, 1, 2], 2]) {
     for (const keepDims of [false, true]) {
       await same(`sum ${JSON.stringify(axis)} ${keepDims}`, [x], (t) => tf.sum(t, axis, keepDims));
     }
   }
   await same('sum all', [x], (t) => tf.sum(t));
+  // Widths past a SIMD quad and with every remainder, as the bias and softmax gradients have.
+  for (const cols of [4, 5, 6, 7, 33, 1024]) {
+    await same(`sum rows of (9, ${cols})`, [randT([9, cols])], (t) => tf.sum(t, 0));
+    await same(`sum columns of (9, ${cols})`, [randT([9, cols])], (t) => tf.sum(t, 1, true));
+  }
+});
+
+test('gather along any axis, with 1-D and 2-D indices, float, int and bool; bad indices throw', async () => {
+  const idx = (shape: number[], values: number[]): Input => ({ shape, data: Int32Array.from(values), dtype: 'int32' });
+  await same('gather rows', [randT([7, 3]), idx([5], [6, 0, 2, 2, 5])], (x, i) => tf.gather(x, i));
+  await same('gather a vector by a matrix', [randT([130]), idx([3, 4], [0, 129, 7, 7, 64, 1, 2, 3, 128, 0, 5, 9])], (x, i) => tf.gather(x, i));
+  await same('gather axis 1', [randT([4, 6, 5]), idx([2, 3], [5, 0, 1, 1, 3, 4])], (x, i) => tf.gather(x, i, 1));
+  await same('gather last axis', [randT([4, 6, 5]), idx([4], [4, 0, 2, 4])], (x, i) => tf.gather(x, i, -1));
+  const ints: Input = { shape: [5, 2], data: Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), dtype: 'int32' };
+  await same('gather int', [ints, idx([3], [4, 0, 4])], (x, i) => tf.cast(tf.gather(x, i), 'float32'));
+  await same('gather bool', [randT([5, 3]), idx([2], [3, 1])], (x, i) => tf.cast(tf.gather(tf.greater(x, 0), i), 'float32'));
+  await same('gather in a batch', [randT([2, 5, 3]), idx([2, 2], [4, 0, 1, 3])], (x, i) => tf.gather(x, i, 1, 1));
+  await tf.setBackend('wasm');
+  const before = tf.memory().numTensors;
+  const x = tf.tensor1d([1, 2, 3]);
+  for (const bad of [3, -1]) {
+    const i = tf.tensor1d([0, bad], 'int32');
+    assert.throws(() => tf.gather(x, i), /index value/);
+    i.dispose();
+  }
+  x.dispose();
+  assert.is(tf.memory().numTensors, before);
 });
 
 test('transpose of every rank, size-1 axes, merged axes, int and bool', async () => {

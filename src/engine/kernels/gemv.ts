@@ -1,4 +1,4 @@
-// The wasm SIMD kernels of gemv.wat (a decode step's attention), instantiated over the wasm
+// The wasm SIMD kernels of gemv.wat (a decode step's attention, the trainer's column sums), instantiated over the wasm
 // backend's own memory, so they read tensors where they lie (pointers from
 // backend.getMemoryOffset).
 import { GEMV_WASM } from './gemv-wasm.ts';
@@ -16,9 +16,13 @@ export type Gemv = (mat: number, stride: number, rows: number, len: number, vec:
  */
 export type SoftmaxNum = (row: number, bias: number, n: number) => number;
 
+/** out[c] = sum_r mat[r * cols + c] for c < cols, r < rows (rows at least 1); byte offsets. */
+export type ColSum = (mat: number, rows: number, cols: number, out: number) => void;
+
 export interface Kernels {
   gemv: Gemv;
   softmaxNum: SoftmaxNum;
+  colSum: ColSum;
 }
 
 const byMemory = new WeakMap<WebAssembly.Memory, Kernels>();
@@ -31,7 +35,7 @@ export function kernelsFor(backend: Wasm): Kernels {
   if (!k) {
     compiled ??= new WebAssembly.Module(Buffer.from(GEMV_WASM, 'base64'));
     const instance = new WebAssembly.Instance(compiled, { env: { memory } });
-    k = { gemv: instance.exports.gemv as Gemv, softmaxNum: instance.exports.softmaxNum as SoftmaxNum };
+    k = { gemv: instance.exports.gemv as Gemv, softmaxNum: instance.exports.softmaxNum as SoftmaxNum, colSum: instance.exports.colSum as ColSum };
     byMemory.set(memory, k);
   }
   return k;

@@ -19,6 +19,28 @@ import { initWeights, OUTPUT_FAMILIES, OUTPUT_OFFSETS, OUTPUT_WIDTH, weightMapEr
 /** Most words a paged prime feeds through the wasm block pass at once (measured, see primePaged). */
 const PRIME_BLOCK = 64;
 
+/**
+ * Query rows per block of a long sequence's causal attention. A block of rows [from, to)
+ * sees keys [0, to) only, so the product with the masked keys (nearly half of the scores at
+ * T = 512) is never computed; smaller blocks skip more but make more, smaller matMuls.
+ */
+export const ATTENTION_BLOCK_ROWS = 128;
+
+/** Row ranges [from, to) that cut T query rows into attention blocks. */
+export function causalBlocks(T: number, rows = ATTENTION_BLOCK_ROWS): [number, number][] {
+  const out: [number, number][] = [];
+  for (let from = 0; from < T; from += rows) out.push([from, Math.min(T, from + rows)]);
+  return out;
+}
+
+/** A block of query rows, with the attention bias of its keys (see attendBlock). */
+interface AttentionBlock {
+  from: number;
+  to: number;
+  bias: tf.Tensor3D;
+  meter?: tf.Tensor2D[];
+}
+
 export type OutputFamily = Exclude<Family, 'type'>;
 export type FamilyLogits = Readonly<Record<OutputFamily, Float32Array>>;
 
@@ -187,27 +209,35 @@ export class CPTransformer {
   }
 
   /**
-   * Causal attention of T queries over S keys for one sequence, per head on 2-D
-   * slices. Query i sits at key index S - T + i. `bias` is (H, T, S), except that the last
-   * heads take theirs from `meterHeads`, (T, S) each, when given. `vT` is the values
+   * Causal attention of T queries over S keys for one sequence, per head on 2-D slices.
+   * Query i sits at key index S - T + i. Each block of query rows [from, to) sees keys
+   * [0, S - T + to) only, with `bias` (H, to - from, S - T + to), except that the last heads
+   * take theirs from `meter`, (to - from, S - T + to) each, when given. `vT` is the values
    * transposed, (dModel, S), as the cache stores them.
    */
-  private attendBlock(q: tf.Tensor2D, k: tf.Tensor2D, vT: tf.Tensor2D, bias: tf.Tensor3D, meterHeads: tf.Tensor2D[] = []): tf.Tensor2D {
+  private attendBlock(q: tf.Tensor2D, k: tf.Tensor2D, vT: tf.Tensor2D, blocks: readonly AttentionBlock[]): tf.Tensor2D {
     const { nHeads: H } = this.config;
     const dh = this.headDim;
     const [T] = q.shape;
     const S = k.shape[0];
-    const firstMeter = H - meterHeads.length;
     const qs = tf.mul(q, 1 / Math.sqrt(dh));
     const kT = tf.transpose(k); // (dModel, S): a head's keys are then contiguous rows
     const heads: tf.Tensor2D[] = [];
     for (let h = 0; h < H; h++) {
-      const scores = tf.add(
-        tf.matMul(tf.slice(qs, [0, h * dh], [T, dh]), tf.slice(kT, [h * dh, 0], [dh, S])),
-        h < firstMeter ? tf.reshape(tf.slice(bias, [h, 0, 0], [1, T, S]), [T, S]) : meterHeads[h - firstMeter],
-      ); // (T, S)
+      const qHead = tf.slice(qs, [0, h * dh], [T, dh]);
+      const kHead = tf.slice(kT, [h * dh, 0], [dh, S]);
       const vHead = tf.transpose(tf.slice(vT, [h * dh, 0], [dh, S])); // (S, dh)
-      heads.push(tf.matMul(tf.softmax(scores), vHead)); // (T, dh)
+      const parts = blocks.map(({ from, to, bias, meter }): tf.Tensor2D => {
+        const keys = S - T + to;
+        const rows = to - from;
+        const firstMeter = H - (meter?.length ?? 0);
+        const scores = tf.add(
+          tf.matMul(rows === T ? qHead : tf.slice(qHead, [from, 0], [rows, dh]), keys === S ? kHead : tf.slice(kHead, [0, 0], [dh, keys])),
+          h < firstMeter ? tf.reshape(tf.slice(bias, [h, 0, 0], [1, rows, keys]), [rows, keys]) : meter![h - firstMeter],
+        ) as tf.Tensor2D; // (rows, keys)
+        return tf.matMul(tf.softmax(scores), keys === S ? vHead : tf.slice(vHead, [0, 0], [keys, dh])); // (rows, dh)
+      });
+      heads.push(parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor2D));
     }
     return tf.concat(heads, 1) as tf.Tensor2D; // (T, dModel)
   }
@@ -426,7 +456,7 @@ export class CPTransformer {
         const K = prevK ? (tf.concat([prevK, k], 0) as tf.Tensor2D) : k; // (S, d)
         const vT = tf.transpose(v); // (d, T)
         const VT = prevV ? (tf.concat([prevV, vT], 1) as tf.Tensor2D) : vT; // (d, S)
-        const y = tf.add(prev, this.linear(this.attendBlock(q, K, VT, bias), p + 'attn.out'));
+        const y = tf.add(prev, this.linear(this.attendBlock(q, K, VT, [{ from: 0, to: T, bias }]), p + 'attn.out'));
         return { x: this.feedForwardFolded(iw, y as tf.Tensor2D, l), k, v };
       });
       prev.dispose();
@@ -445,12 +475,13 @@ export class CPTransformer {
   // ---- full sequence (training, and the reference for the cache) -----------------
 
   /**
-   * Per sequence, each meter head's (T, T) bias: its causal mask (its rows of `alibi`, whose
-   * slope is 0) plus the table's entry for each query-key lag, gathered from one column of
-   * the table so that the gradient reaches only the table (slicing a whole (H, T, T) bias
-   * instead made the backward pass pad a gradient of that size per head and layer).
+   * Per sequence and block of query rows, each meter head's bias: its causal mask (its rows
+   * of the block's alibi bias, whose slope is 0) plus the table's entry for each query-key
+   * lag, gathered from one column of the table so that the gradient reaches only the table
+   * (slicing a whole (H, T, T) bias instead made the backward pass pad a gradient of that
+   * size per head and layer).
    */
-  private meterBiases(words: tf.Tensor3D, alibi: tf.Tensor3D): tf.Tensor2D[][] {
+  private meterBiases(words: tf.Tensor3D, blocks: readonly AttentionBlock[]): tf.Tensor2D[][][] {
     const meter = this.config.meter!;
     const [B, T] = words.shape;
     const H = this.config.nHeads;
@@ -459,13 +490,19 @@ export class CPTransformer {
     const W = FAMILIES.length;
     const table = tf.mul(this.w('meter.table'), meter.gain);
     const columns = Array.from({ length: meter.heads }, (_, k) => tf.reshape(tf.slice(table, [0, k], [buckets, 1]), [buckets]));
-    const masks = columns.map((_, k) => tf.reshape(tf.slice(alibi, [H - meter.heads + k, 0, 0], [1, T, T]), [T, T]));
-    const out: tf.Tensor2D[][] = [];
+    const masks = blocks.map(({ from, to, bias }) =>
+      columns.map((_, k) => tf.reshape(tf.slice(bias, [H - meter.heads + k, 0, 0], [1, to - from, to]), [to - from, to])),
+    );
+    const out: tf.Tensor2D[][][] = [];
     for (let b = 0; b < B; b++) {
       const seq = Array.from({ length: T }, (_, t) => Array.from(tokens.subarray((b * T + t) * W, (b * T + t + 1) * W)));
       const steps = wordSteps(seq);
-      const idx = tf.tensor1d(lagIndex(steps, steps, buckets), 'int32');
-      out.push(columns.map((col, k) => tf.add(masks[k], tf.reshape(tf.gather(col, idx), [T, T])) as tf.Tensor2D));
+      out.push(
+        blocks.map(({ from, to }, j) => {
+          const idx = tf.tensor1d(lagIndex(steps.slice(from, to), steps.slice(0, to), buckets), 'int32');
+          return columns.map((col, k) => tf.add(masks[j][k], tf.reshape(tf.gather(col, idx), [to - from, to])) as tf.Tensor2D);
+        }),
+      );
     }
     return out;
   }
@@ -475,9 +512,10 @@ export class CPTransformer {
    * (B, T) holds the type of each position's target word, which conditions the six
    * non-type heads as the paper trains them. Differentiable: call it inside
    * tf.variableGrads / optimizer.minimize. The caller disposes the result (or runs
-   * this inside tf.tidy).
+   * this inside tf.tidy). `blockRows`: query rows per attention block (tests vary it; the
+   * result is the same up to float rounding).
    */
-  forward(words: tf.Tensor3D, targetTypes: tf.Tensor2D): ForwardLogits {
+  forward(words: tf.Tensor3D, targetTypes: tf.Tensor2D, blockRows = ATTENTION_BLOCK_ROWS): ForwardLogits {
     const [B, T, nf] = words.shape;
     if (nf !== FAMILIES.length) throw new AntiphonError('E_WORD_INVALID', `forward() words must be (B, T, ${FAMILIES.length}), got [${words.shape}]`);
     if (T > this.config.contextLength) {
@@ -485,8 +523,8 @@ export class CPTransformer {
     }
     const { nLayers: L, nHeads: H, dModel: d } = this.config;
     return tf.tidy(() => {
-      const bias = alibiBlockBias(H, T, T, 0, this.config.meter?.heads ?? 0);
-      const meterHeads = this.config.meter ? this.meterBiases(words, bias) : null;
+      const blocks = causalBlocks(T, blockRows).map(([from, to]) => ({ from, to, bias: alibiBlockBias(H, to - from, to, from, this.config.meter?.heads ?? 0) }));
+      const meter = this.config.meter ? this.meterBiases(words, blocks) : null;
       let x = this.embedTensor(tf.reshape(tf.cast(words, 'int32'), [B * T, nf]) as tf.Tensor2D); // (B*T, d)
       for (let l = 0; l < L; l++) {
         const p = `block${l}.`;
@@ -495,7 +533,8 @@ export class CPTransformer {
         const perSeq: tf.Tensor2D[] = [];
         for (let b = 0; b < B; b++) {
           const rows = (t: tf.Tensor2D) => tf.slice(t, [b * T, 0], [T, d]);
-          perSeq.push(this.attendBlock(rows(q), rows(k), tf.transpose(rows(v)), bias, meterHeads?.[b]));
+          const seqBlocks = meter ? blocks.map((block, j) => ({ ...block, meter: meter[b][j] })) : blocks;
+          perSeq.push(this.attendBlock(rows(q), rows(k), tf.transpose(rows(v)), seqBlocks));
         }
         const attn = B === 1 ? perSeq[0] : (tf.concat(perSeq, 0) as tf.Tensor2D); // (B*T, d)
         x = tf.add(x, this.linear(attn, p + 'attn.out'));

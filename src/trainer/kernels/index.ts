@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelFunc } from '@tensorflow/tfjs-core';
 import { batchMatMulKernel } from './batch-matmul.ts';
 import { fusedMatMulKernel } from './fused-matmul.ts';
+import { gatherKernel } from './gather.ts';
 import { identityKernel } from './identity.ts';
 import { captureOriginal } from '../../engine/kernels/original.ts';
 import { sliceKernel, splitVKernel } from '../../engine/kernels/slice.ts';
@@ -19,6 +20,7 @@ export { layerNorm, denseRelu, dense } from './ops.ts';
 const OVERRIDES: Record<string, KernelFunc> = {
   BatchMatMul: batchMatMulKernel,
   _FusedMatMul: fusedMatMulKernel,
+  GatherV2: gatherKernel,
   Sum: sumKernel,
   Slice: sliceKernel,
   SplitV: splitVKernel,
