@@ -45,6 +45,7 @@ const SETTINGS: DuetSettings = {
   bpm: 100,
   lookaheadMs: 75,
   aiChannel: null,
+  pitchBalance: 4,
 };
 
 const messages = suite('client protocol: messages out');
@@ -117,6 +118,8 @@ controls('each sampling control sets its families; rhythm sets duration and posi
   assert.equal(settingsPatch('rhythm.topP', 0.7), { sampling: { duration: { topP: 0.7 }, barBeat: { topP: 0.7 } } });
   assert.equal(settingsPatch('velocity.topP', 0.95), { sampling: { velocity: { topP: 0.95 } } });
   assert.equal(settingsPatch('silenceMs', 800), { silenceMs: 800 });
+  assert.equal(settingsPatch('pitchBalance', 2.5), { pitchBalance: 2.5 });
+  assert.equal(settingsPatch('pitchBalance', 0), { pitchBalance: 0 }, '0 is off, and is sent like any value');
   assert.equal(settingsPatch('bpm', '96'), { bpm: 96 });
   assert.equal(settingsPatch('tempoSource', 'call'), { tempoSource: 'call' });
   assert.throws(() => settingsPatch('tempoSource', 'sometimes'), /tempoSource/);
@@ -130,6 +133,19 @@ controls('values are clamped and snapped to the control steps', () => {
   assert.is(clampControl('minBars', 2.6), 3);
   assert.equal(settingsPatch('silenceMs', 612), { silenceMs: 600 });
   assert.throws(() => clampControl('bpm', Number.NaN));
+});
+
+controls('pitch balance is kept to 0..16 in half steps, like the other sliders', () => {
+  assert.is(clampControl('pitchBalance', 4), 4);
+  assert.is(clampControl('pitchBalance', 4.3), 4.5);
+  assert.is(clampControl('pitchBalance', 4.2), 4);
+  assert.is(clampControl('pitchBalance', 16), 16);
+  assert.is(clampControl('pitchBalance', 99), 16);
+  assert.is(clampControl('pitchBalance', -3), 0);
+  assert.equal(settingsPatch('pitchBalance', '20'), { pitchBalance: 16 }, 'a slider value arrives as a string');
+  assert.throws(() => clampControl('pitchBalance', Number.NaN), /pitchBalance/);
+  assert.throws(() => settingsPatch('pitchBalance', 'lots'), /pitchBalance/);
+  assert.equal(JSON.parse(encode(settingsMessage(settingsPatch('pitchBalance', 6)))), { type: 'settings', pitchBalance: 6 });
 });
 
 controls('answer length never sends min above max', () => {
@@ -163,6 +179,8 @@ controls('the controls show a settings object; rhythm shows duration', () => {
   assert.is(v['velocity.temperature'], 5);
   assert.is(v.maxBars, 8);
   assert.is(v.tempoSource, 'fixed');
+  assert.is(v.pitchBalance, 4);
+  assert.is(controlValues({ ...SETTINGS, pitchBalance: 0 }).pitchBalance, 0, 'off is shown, not skipped');
   assert.equal(Object.keys(v).sort(), [...CONTROL_IDS].sort(), 'a full settings object fills every control');
   assert.equal(controlValues({ bpm: 80 }), { bpm: 80 }, 'a partial object fills only its controls');
 });
@@ -172,6 +190,7 @@ controls('after a reconnect, only the touched controls are restored, each family
   const patch = restorePatch(accepted, ['bpm', 'rhythm.temperature']);
   assert.equal(patch, { bpm: 132, sampling: { duration: { temperature: 2 }, barBeat: { temperature: 1.2 } } });
   assert.ok(isEmptyPatch(restorePatch(accepted, [])));
+  assert.equal(restorePatch({ ...SETTINGS, pitchBalance: 0 }, ['pitchBalance']), { pitchBalance: 0 });
 });
 
 const enc = suite('client protocol: encodings');

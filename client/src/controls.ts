@@ -7,6 +7,7 @@ import {
   clampControl,
   CONTROLS,
   controlValues,
+  formatControl,
   isEmptyPatch,
   mergePatches,
   restorePatch,
@@ -151,17 +152,11 @@ export class SettingsControls {
       }
     }
     const out = this.outputs.get(id);
-    if (out) out.textContent = format(id, value) + unit(out.dataset.unit ?? '', value);
+    if (out) out.textContent = formatControl(id, value) + unit(out.dataset.unit ?? '', value);
   }
 }
 
 /** ' bars' → ' bar' for 1. */
 function unit(u: string, value: number | string): string {
   return value === 1 && u.endsWith('s') ? u.slice(0, -1) : u;
-}
-
-function format(id: ControlId, value: number | string): string {
-  if (typeof value === 'string') return value;
-  if (id.endsWith('.temperature') || id.endsWith('.topP')) return value.toFixed(2);
-  return String(Math.round(value));
 }

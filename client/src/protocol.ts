@@ -1,6 +1,7 @@
 // The WebSocket protocol as the client speaks it (docs/protocol.md): message types, builders,
-// a defensive parser for what the server sends, the settings patches the controls produce,
-// and small encoding helpers. Pure: no DOM, no socket, so it runs under Node in the tests.
+// a defensive parser for what the server sends, the settings patches the controls produce and
+// how their values read, and small encoding helpers. Pure: no DOM, no socket, so it runs under
+// Node in the tests.
 
 export type Family = 'type' | 'barBeat' | 'tempo' | 'chord' | 'pitch' | 'duration' | 'velocity';
 export const FAMILIES: readonly Family[] = ['type', 'barBeat', 'tempo', 'chord', 'pitch', 'duration', 'velocity'];
@@ -24,6 +25,7 @@ export interface DuetSettings {
   bpm: number;
   lookaheadMs: number;
   aiChannel: number | null;
+  pitchBalance: number;
 }
 
 /** What a `settings` message carries: any subset, sampling per family per field. */
@@ -37,6 +39,7 @@ export interface SettingsPatch {
   bpm?: number;
   lookaheadMs?: number;
   aiChannel?: number | null;
+  pitchBalance?: number;
 }
 
 export interface ModelInfo {
@@ -210,6 +213,7 @@ export type ControlId =
   | 'minBars'
   | 'maxBars'
   | 'silenceMs'
+  | 'pitchBalance'
   | 'tempoSource'
   | 'bpm';
 
@@ -236,6 +240,8 @@ export const CONTROLS: Readonly<Record<ControlId, ControlSpec>> = {
   minBars: { kind: 'number', min: 1, max: 16, step: 1 },
   maxBars: { kind: 'number', min: 1, max: 16, step: 1 },
   silenceMs: { kind: 'number', min: 100, max: 4000, step: 50 },
+  // The session's whole range: above 16 a pitch class you did not play is all but forbidden.
+  pitchBalance: { kind: 'number', min: 0, max: 16, step: 0.5 },
   tempoSource: { kind: 'choice', choices: ['fixed', 'call'] },
   bpm: { kind: 'number', min: 30, max: 300, step: 1 },
 };
@@ -330,13 +336,22 @@ export function controlValues(settings: Partial<DuetSettings>): Partial<Record<C
       }
     }
   }
-  for (const id of ['minBars', 'maxBars', 'silenceMs', 'bpm'] as const) {
+  for (const id of ['minBars', 'maxBars', 'silenceMs', 'pitchBalance', 'bpm'] as const) {
     if (num(settings[id])) out[id] = settings[id];
   }
   if (settings.tempoSource === 'fixed' || settings.tempoSource === 'call' || settings.tempoSource === 'clock') {
     out.tempoSource = settings.tempoSource;
   }
   return out;
+}
+
+/** The text beside a control, without its unit. */
+export function formatControl(id: ControlId, value: number | string): string {
+  if (typeof value === 'string') return value;
+  if (id.endsWith('.temperature') || id.endsWith('.topP')) return value.toFixed(2);
+  // Half steps must show, and 0 is not a weak setting but none at all.
+  if (id === 'pitchBalance') return value === 0 ? 'off' : String(Math.round(value * 10) / 10);
+  return String(Math.round(value));
 }
 
 /**
