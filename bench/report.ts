@@ -3,6 +3,7 @@
 import type { DuetBench } from './duet.ts';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { EngineBench } from './engine.ts';
+import type { TrainProfile } from './train-profile.ts';
 
 const HEADER = `# Benchmarks
 
@@ -64,6 +65,17 @@ function duetRows(r: EngineBench): string[] {
   ];
 }
 
+/** Where a training unit's time goes (bench/train-profile.ts): its wall time, then the kernels that dominate. */
+function profileRows(p: TrainProfile | undefined): string[] {
+  if (!p) return [];
+  const share = (ms: number) => `${((100 * ms) / p.kernelMs).toFixed(1)}%`;
+  const kernels = p.kernels.slice(0, 5).map((k) => `${k.name} ${share(k.ms)}`).join(', ');
+  return [
+    `| training profile: one unit of ${p.rows} x ${p.context} words, loss and gradients | ${p.wallMs} ms; kernels ${p.kernelMs} ms in ${p.kernelCalls} calls |`,
+    `| training profile: kernels by share of kernel time | ${kernels} |`,
+  ];
+}
+
 function section(r: EngineBench): string {
   const d = r.decode;
   const params = typeof r.parameters === 'number' ? `${(r.parameters / 1e6).toFixed(1)} M parameters, ` : '';
@@ -91,6 +103,7 @@ function section(r: EngineBench): string {
             : []),
         ]
       : []),
+    ...profileRows(r.trainProfile as TrainProfile | undefined),
     ...duetRows(r),
     '',
   ].join('\n');

@@ -6,6 +6,7 @@ import { BACKEND_CHOICES, type BackendChoice } from '../src/engine/backend.ts';
 import { runEngineBench, type EngineBench } from './engine.ts';
 import { writeBenchmarksDoc } from './report.ts';
 import { runTrainBench } from './train.ts';
+import { profileTrainUnit } from './train-profile.ts';
 import { runDuetBench } from './duet.ts';
 import { runLoadBench } from './load.ts';
 import { measureServerRss } from './server-rss.ts';
@@ -76,9 +77,11 @@ async function main(): Promise<void> {
   if (args.child) {
     const r = await runEngineBench({ config: args.configs[0], backend: args.backend, steps: args.steps, log });
     const t = args.train ? runTrainBench({ config: args.configs[0], log }) : {};
+    // The profile needs the wasm training kernels; on other backends their profile would not apply.
+    const profile = args.train && r.backend === 'wasm' ? { trainProfile: await profileTrainUnit({ config: args.configs[0] }) } : {};
     // The duet runs on the shipped default model, which is the small config.
     const d = args.duet && args.configs[0] === 'small' ? await runDuetBench({ config: args.configs[0], log }) : {};
-    process.stdout.write(JSON.stringify({ ...r, ...t, ...d }) + '\n');
+    process.stdout.write(JSON.stringify({ ...r, ...t, ...profile, ...d }) + '\n');
     return;
   }
   const results: EngineBench[] = [];

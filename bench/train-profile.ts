@@ -6,6 +6,7 @@
 //
 // Custom-op wrappers (fusedMatMul__op and the like) enclose kernels listed on their own and
 // are left out of the totals.
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/engine/backend.ts';
@@ -16,27 +17,16 @@ import { registerTrainingKernels } from '../src/trainer/kernels/index.ts';
 import { CPTrainer, OPTIM_DEFAULTS } from '../src/trainer/optimizer.ts';
 import { benchWords } from './words.ts';
 
-const USAGE = 'usage: node --import tsx bench/train-profile.ts [--config small|base] [--rows N] [--context T] [--reps N] [--json]';
-const { values: opt } = parseArgs({
-  options: {
-    config: { type: 'string', default: 'small' },
-    rows: { type: 'string', default: '1' },
-    context: { type: 'string', default: '512' },
-    reps: { type: 'string', default: '3' },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (opt.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const B = Number(opt.rows);
-const T = Number(opt.context);
-const reps = Number(opt.reps);
-if (![B, T, reps].every((n) => Number.isInteger(n) && n >= 1)) {
-  console.error(USAGE);
-  process.exit(2);
+export interface TrainProfile {
+  config: string;
+  rows: number;
+  context: number;
+  wallMs: number;
+  wordsPerSecOneCore: number;
+  kernelMs: number;
+  kernelCalls: number;
+  kernels: { name: string; ms: number; calls: number }[];
+  matMuls: { name: string; ms: number; calls: number }[];
 }
 
 interface Row {
@@ -46,65 +36,99 @@ interface Row {
 }
 
 function top(entries: Map<string, Row>, n: number): Row[] {
-  return [...entries.values()].sort((a, b) => b.ms - a.ms).slice(0, n);
+  return [...entries.values()].sort((a, b) => b.ms - a.ms).slice(0, n).map((e) => ({ ...e, ms: +e.ms.toFixed(1) }));
 }
 
-await selectBackend('wasm', () => {});
-registerTrainingKernels();
-const W = FAMILIES.length;
-const model = CPTransformer.create(presetConfig(opt.config), 1);
-const trainer = new CPTrainer(model, OPTIM_DEFAULTS);
-const words = benchWords(B * (T + 1), 11);
-const batch = new Int32Array(B * (T + 1) * W);
-words.forEach((w, i) => batch.set(w, i * W));
-const run = () =>
-  tf.tidy(() => {
-    const { loss, grads } = trainer.lossAndGradients(batch, B, T);
-    loss.dataSync();
-    for (const g of grads) g.dataSync();
+/** Profiles one unit on the wasm backend (selected here if it is not already), with the training kernels. */
+export async function profileTrainUnit(opts: { config: string; rows?: number; context?: number; reps?: number }): Promise<TrainProfile> {
+  const B = opts.rows ?? 1;
+  const T = opts.context ?? 512;
+  const reps = opts.reps ?? 3;
+  if (tf.getBackend() !== 'wasm') await selectBackend('wasm', () => {});
+  registerTrainingKernels();
+  const W = FAMILIES.length;
+  const model = CPTransformer.create(presetConfig(opts.config), 1);
+  const trainer = new CPTrainer(model, OPTIM_DEFAULTS);
+  try {
+    const words = benchWords(B * (T + 1), 11);
+    const batch = new Int32Array(B * (T + 1) * W);
+    words.forEach((w, i) => batch.set(w, i * W));
+    const run = () =>
+      tf.tidy(() => {
+        const { loss, grads } = trainer.lossAndGradients(batch, B, T);
+        loss.dataSync();
+        for (const g of grads) g.dataSync();
+      });
+    run(); // warm-up: kernels set up, XNNPACK weights packed
+    const t0 = performance.now();
+    for (let r = 0; r < reps; r++) run();
+    const wallMs = (performance.now() - t0) / reps;
+    const profile = await tf.profile(() => {
+      run();
+    });
+    const byKernel = new Map<string, Row>();
+    const byMatMul = new Map<string, Row>();
+    for (const k of profile.kernels) {
+      if (k.name.endsWith('__op')) continue;
+      const ms = Number(await k.kernelTimeMs);
+      const add = (m: Map<string, Row>, name: string) => {
+        const e = m.get(name) ?? { name, ms: 0, calls: 0 };
+        e.ms += ms;
+        e.calls++;
+        m.set(name, e);
+      };
+      add(byKernel, k.name);
+      if (k.name === 'BatchMatMul' || k.name === '_FusedMatMul') add(byMatMul, `${k.name} ${k.inputShapes.slice(0, 2).map((s) => `[${s}]`).join(' x ')}`);
+    }
+    return {
+      config: opts.config,
+      rows: B,
+      context: T,
+      wallMs: Math.round(wallMs),
+      wordsPerSecOneCore: Math.round((B * T * 1000) / wallMs),
+      kernelMs: Math.round([...byKernel.values()].reduce((s, e) => s + e.ms, 0)),
+      kernelCalls: [...byKernel.values()].reduce((s, e) => s + e.calls, 0),
+      kernels: top(byKernel, 15),
+      matMuls: top(byMatMul, 12),
+    };
+  } finally {
+    trainer.dispose();
+    model.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const USAGE = 'usage: node --import tsx bench/train-profile.ts [--config small|base] [--rows N] [--context T] [--reps N] [--json]';
+  const { values: opt } = parseArgs({
+    options: {
+      config: { type: 'string', default: 'small' },
+      rows: { type: 'string', default: '1' },
+      context: { type: 'string', default: '512' },
+      reps: { type: 'string', default: '3' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
   });
-run(); // warm-up: kernels set up, XNNPACK weights packed
-const t0 = performance.now();
-for (let r = 0; r < reps; r++) run();
-const wallMs = (performance.now() - t0) / reps;
-
-const profile = await tf.profile(() => {
-  run();
-});
-const byKernel = new Map<string, Row>();
-const byMatMul = new Map<string, Row>();
-for (const k of profile.kernels) {
-  if (k.name.endsWith('__op')) continue;
-  const ms = Number(await k.kernelTimeMs);
-  const add = (m: Map<string, Row>, name: string) => {
-    const e = m.get(name) ?? { name, ms: 0, calls: 0 };
-    e.ms += ms;
-    e.calls++;
-    m.set(name, e);
-  };
-  add(byKernel, k.name);
-  if (k.name === 'BatchMatMul' || k.name === '_FusedMatMul') add(byMatMul, `${k.name} ${k.inputShapes.slice(0, 2).map((s) => `[${s}]`).join(' x ')}`);
-}
-const kernelMs = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
-const result = {
-  config: opt.config,
-  rows: B,
-  context: T,
-  wallMs: Math.round(wallMs),
-  wordsPerSecOneCore: Math.round((B * T * 1000) / wallMs),
-  kernelMs: Math.round(kernelMs),
-  kernelCalls: [...byKernel.values()].reduce((s, e) => s + e.calls, 0),
-  kernels: top(byKernel, 15).map((e) => ({ ...e, ms: +e.ms.toFixed(1) })),
-  matMuls: top(byMatMul, 12).map((e) => ({ ...e, ms: +e.ms.toFixed(1) })),
-};
-trainer.dispose();
-model.dispose();
-if (opt.json) {
-  console.log(JSON.stringify(result));
-} else {
-  console.log(`${opt.config}, ${B} x ${T} words: loss and gradients ${result.wallMs} ms (${result.wordsPerSecOneCore} words/s on one core)`);
-  console.log(`kernels ${result.kernelMs} ms in ${result.kernelCalls} calls`);
-  for (const e of result.kernels) console.log(`  ${e.name.padEnd(20)} ${e.ms.toFixed(1).padStart(8)} ms ${((100 * e.ms) / kernelMs).toFixed(1).padStart(5)}% ${String(e.calls).padStart(5)} calls`);
+  if (opt.help) {
+    console.log(USAGE);
+    return;
+  }
+  const [rows, context, reps] = [opt.rows, opt.context, opt.reps].map(Number);
+  if (![rows, context, reps].every((n) => Number.isInteger(n) && n >= 1)) {
+    console.error(USAGE);
+    process.exitCode = 2;
+    return;
+  }
+  const r = await profileTrainUnit({ config: opt.config!, rows, context, reps });
+  if (opt.json) {
+    console.log(JSON.stringify(r));
+    return;
+  }
+  console.log(`${r.config}, ${r.rows} x ${r.context} words: loss and gradients ${r.wallMs} ms (${r.wordsPerSecOneCore} words/s on one core)`);
+  console.log(`kernels ${r.kernelMs} ms in ${r.kernelCalls} calls`);
+  for (const e of r.kernels) console.log(`  ${e.name.padEnd(20)} ${e.ms.toFixed(1).padStart(8)} ms ${((100 * e.ms) / r.kernelMs).toFixed(1).padStart(5)}% ${String(e.calls).padStart(5)} calls`);
   console.log('matMuls by shape:');
-  for (const e of result.matMuls) console.log(`  ${e.ms.toFixed(1).padStart(8)} ms ${String(e.calls).padStart(4)}x  ${e.name}`);
+  for (const e of r.matMuls) console.log(`  ${e.ms.toFixed(1).padStart(8)} ms ${String(e.calls).padStart(4)}x  ${e.name}`);
 }
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
