@@ -10,18 +10,18 @@ import { EchoFilter } from '../src/io/ports/echo-filter.ts';
 import { FakePort } from '../src/io/ports/fake-port.ts';
 import { registeredPanicCount } from '../src/io/ports/panic-registry.ts';
 import { recordingLogger } from './helpers/recording-logger.ts';
-import { FakeSession } from './helpers/fake-session.ts';
+import { FakeDuetSession } from './helpers/fake-duet-session.ts';
 import { advanceTo } from './helpers/port-contract.ts';
 
 
-function rig(options: { answerAfterMs?: number; lookaheadMs?: number; aiChannel?: number | null; loopbackMs?: number; separate?: boolean } & Partial<BindOptions> = {}) {
+function rig(options: { silenceMs?: number; lookaheadMs?: number; aiChannel?: number | null; loopbackMs?: number; separate?: boolean } & Partial<BindOptions> = {}) {
   const scheduler = new VirtualTimeScheduler();
   const { logger, lines } = recordingLogger();
   const loopback = options.loopbackMs === undefined ? undefined : { scheduler, delayMs: options.loopbackMs };
   // A DAW loop is one device whose output comes back in; a keyboard + synth can be two.
   const input = new FakePort('Keys', { logger, loopback });
   const output = options.separate ? new FakePort('Synth', { logger }) : input;
-  const session = new FakeSession({ scheduler, answerAfterMs: options.answerAfterMs, lookaheadMs: options.lookaheadMs ?? 50, aiChannel: options.aiChannel });
+  const session = new FakeDuetSession({ scheduler, settings: { silenceMs: options.silenceMs, lookaheadMs: options.lookaheadMs ?? 50, aiChannel: options.aiChannel } });
   const binding = bindSessionToPorts(session, { input, output, scheduler, logger, ...options });
   return { scheduler, input, output, session, binding, lines };
 }
@@ -37,9 +37,9 @@ function play(r: ReturnType<typeof rig>, notes: Array<[number, number, number]>,
 }
 
 test('a call and its answer: notes in reach the session, the answer goes out on time and on the channel played', () => {
-  const r = rig({ answerAfterMs: 500, lookaheadMs: 50, separate: true });
+  const r = rig({ silenceMs: 500, lookaheadMs: 50, separate: true });
   play(r, [[60, 1000, 1200], [64, 1200, 1400], [67, 1400, 1800]], 2);
-  assert.equal(r.session.pushed.map((e) => [e.type, e.type === 'cc' ? 0 : e.note, e.time, e.channel]), [
+  assert.equal(r.session.pushes.map((e) => [e.type, e.type === 'cc' ? 0 : e.note, e.time, e.channel]), [
     ['noteon', 60, 1000, 2], ['noteoff', 60, 1200, 2], ['noteon', 64, 1200, 2], ['noteoff', 64, 1400, 2], ['noteon', 67, 1400, 2], ['noteoff', 67, 1800, 2],
   ]);
   // Silence from 1800; the fake answers at 2300 with the call an octave up, starting 50 ms later.
@@ -53,7 +53,7 @@ test('a call and its answer: notes in reach the session, the answer goes out on 
 });
 
 test('aiChannel answers on the chosen channel', () => {
-  const r = rig({ answerAfterMs: 100, aiChannel: 9, separate: true });
+  const r = rig({ silenceMs: 100, aiChannel: 9, separate: true });
   play(r, [[60, 0, 100]], 0);
   advanceTo(r.scheduler, 1000);
   assert.equal(r.output.sent, [[0x99, 72, 100], [0x89, 72, 0]]);
@@ -63,7 +63,7 @@ test('aiChannel answers on the chosen channel', () => {
 test('inputChannel: only the chosen channel reaches the session', () => {
   const r = rig({ inputChannel: 1, separate: true });
   r.input.inject([0x90, 60, 100], [0x91, 61, 100], [0xb1, 64, 127], [0xbf, 64, 127]);
-  assert.equal(r.session.pushed.map((e) => [e.type, e.channel]), [['noteon', 1], ['cc', 1]]);
+  assert.equal(r.session.pushes.map((e) => [e.type, e.channel]), [['noteon', 1], ['cc', 1]]);
   r.binding.dispose();
 });
 
@@ -76,7 +76,7 @@ test('MIDI clock is forwarded on virtual time; clock and active sensing never re
     r.input.inject([0xf8], [0xfe]);
   }
   r.input.inject([0xfc]);
-  assert.is(r.session.pushed.length, 0);
+  assert.is(r.session.pushes.length, 0);
   assert.is(r.session.clock.length, 50);
   assert.equal(r.session.clock[0], { type: 'start', time: 0 });
   assert.equal(r.session.clock[24], { type: 'tick', time: 500 });
@@ -87,21 +87,21 @@ test('MIDI clock is forwarded on virtual time; clock and active sensing never re
 });
 
 test('self-echo: a DAW routing the answer back in does not make the AI answer itself', () => {
-  const r = rig({ answerAfterMs: 300, loopbackMs: 8 });
+  const r = rig({ silenceMs: 300, loopbackMs: 8 });
   play(r, [[60, 0, 200], [62, 200, 400]]);
   advanceTo(r.scheduler, 3000);
   assert.equal(r.input.sent.filter((b) => (b[0] & 0xf0) === 0x90).map((b) => b[1]), [72, 74], 'the AI answered');
-  assert.equal(r.session.pushed.map((e) => (e.type === 'cc' ? -1 : e.note)), [60, 60, 62, 62], 'only the person reached the session');
+  assert.equal(r.session.pushes.map((e) => (e.type === 'cc' ? -1 : e.note)), [60, 60, 62, 62], 'only the person reached the session');
   assert.is(r.binding.echo?.dropped, 4, 'two echoed note-ons and their note-offs');
   r.binding.dispose();
   assert.is(r.input.pendingEchoes, 0);
 });
 
 test('self-echo control: with echo suppression off, the same loop feeds the AI its own notes', () => {
-  const r = rig({ answerAfterMs: 300, loopbackMs: 8, echo: false });
+  const r = rig({ silenceMs: 300, loopbackMs: 8, echo: false });
   play(r, [[60, 0, 200], [62, 200, 400]]);
   advanceTo(r.scheduler, 1500);
-  assert.ok(r.session.pushed.some((e) => e.type === 'noteon' && e.note === 72), 'the echo reached the session');
+  assert.ok(r.session.pushes.some((e) => e.type === 'noteon' && e.note === 72), 'the echo reached the session');
   r.binding.dispose();
 });
 
@@ -129,28 +129,26 @@ test("a port whose callback throws: easymidi's SysEx bug and a throwing session 
   const scheduler = new VirtualTimeScheduler();
   const { logger, lines } = recordingLogger();
   const port = new FakePort('Buggy Keys', { logger, easymidiSysexBug: true });
-  const session = new FakeSession({ scheduler });
+  const session = new FakeDuetSession({ scheduler }, { crashOnNote: 60 });
   const binding = bindSessionToPorts(session, { input: port, scheduler, logger });
   port.inject([0xf0, 1, 2], [3, 0xf7]); // easymidi's listener throws ReferenceError here
-  session.pushError = new Error('session bug');
-  port.inject([0x90, 60, 100]); // push throws
-  session.pushError = null;
+  port.inject([0x90, 60, 100]); // push throws: the fake crashes on this note
   port.inject([0x90, 62, 100]);
-  assert.equal(session.pushed.map((e) => (e.type === 'noteon' ? e.note : -1)), [62]);
+  assert.equal(session.pushes.map((e) => (e.type === 'noteon' ? e.note : -1)), [62]);
   const errors = lines.filter((l) => l.level === 'error').map((l) => (l.error as Error).message);
   assert.equal(errors, ['sysex is not defined', 'session bug']);
   binding.dispose();
 });
 
 test('session end: the answer is silenced (CC64, CC120, CC123) and input stops feeding it', () => {
-  const r = rig({ answerAfterMs: 100, separate: true });
+  const r = rig({ silenceMs: 100, separate: true });
   play(r, [[60, 0, 100], [64, 100, 2000]]);
   advanceTo(r.scheduler, 2200); // the answer's first note sounds (72 at 2150), 76 waits
   assert.equal(r.output.sent, [[0x90, 72, 100]]);
-  r.session.end();
+  r.session.dispose();
   assert.equal(r.output.sent.slice(1), [[0x80, 72, 0], [0xb0, 64, 0], [0xb0, 120, 0], [0xb0, 123, 0]]);
   r.input.inject([0x90, 65, 100]);
-  assert.is(r.session.pushed.length, 4, 'no push into an ended session');
+  assert.is(r.session.pushes.length, 4, 'no push into an ended session');
   assert.not.ok(r.lines.some((l) => l.level === 'error'), 'and no E_SESSION_CLOSED errors logged');
   advanceTo(r.scheduler, 5000);
   assert.is(r.output.sent.length, 5);
@@ -158,11 +156,11 @@ test('session end: the answer is silenced (CC64, CC120, CC123) and input stops f
 });
 
 test('output unplugged mid-answer: the session is told to stop and nothing waits on a timer', () => {
-  const r = rig({ answerAfterMs: 100, separate: true });
+  const r = rig({ silenceMs: 100, separate: true });
   play(r, [[60, 0, 100], [64, 100, 2000]]);
   advanceTo(r.scheduler, 2200);
   r.output.unplug();
-  assert.is(r.session.panics, 1);
+  assert.is(r.session.panicCount, 1);
   assert.ok(r.lines.some((l) => l.message.includes('Synth was unplugged')));
   assert.is(r.binding.sink?.pendingCount, 0);
   advanceTo(r.scheduler, 5000);
@@ -171,21 +169,21 @@ test('output unplugged mid-answer: the session is told to stop and nothing waits
 });
 
 test('input unplugged with keys held: the session gets their note-offs, the output is silenced', () => {
-  const r = rig({ answerAfterMs: 100, separate: true });
+  const r = rig({ silenceMs: 100, separate: true });
   play(r, [[60, 0, 100]]);
   advanceTo(r.scheduler, 300); // the answer's 72 sounds at 250
   advanceTo(r.scheduler, 310);
   r.input.inject([0x90, 48, 100], [0x90, 52, 100]);
   r.output.sent.length = 0;
   r.input.unplug();
-  assert.equal(r.session.pushed.slice(-2).map((e) => [e.type, e.type === 'cc' ? 0 : e.note, e.time]), [['noteoff', 48, 310], ['noteoff', 52, 310]]);
-  assert.ok(r.session.panics >= 1);
+  assert.equal(r.session.pushes.slice(-2).map((e) => [e.type, e.type === 'cc' ? 0 : e.note, e.time]), [['noteoff', 48, 310], ['noteoff', 52, 310]]);
+  assert.ok(r.session.panicCount >= 1);
   r.binding.dispose();
 });
 
 test('dispose: panic bytes, ports closed, no timer, no subscription, out of the panic registry', () => {
   const registered = registeredPanicCount();
-  const r = rig({ answerAfterMs: 100, separate: true });
+  const r = rig({ silenceMs: 100, separate: true });
   assert.is(registeredPanicCount(), registered + 1);
   play(r, [[60, 0, 100], [64, 100, 2000]]);
   advanceTo(r.scheduler, 2200);
@@ -202,7 +200,7 @@ test('dispose: panic bytes, ports closed, no timer, no subscription, out of the 
 });
 
 test('dispose with a live session also leaves nothing: its output$ is no longer played', () => {
-  const r = rig({ answerAfterMs: 100, separate: true });
+  const r = rig({ silenceMs: 100, separate: true });
   play(r, [[60, 0, 100]]);
   r.binding.dispose();
   advanceTo(r.scheduler, 1000); // the fake session still answers, into nothing
@@ -223,14 +221,14 @@ test('closePorts: false leaves the ports open for their owner', () => {
 test('an input-only binding feeds the session and plays nothing; an output-only binding reads nothing', () => {
   const scheduler = new VirtualTimeScheduler();
   const input = new FakePort('In only');
-  const s1 = new FakeSession({ scheduler });
+  const s1 = new FakeDuetSession({ scheduler });
   const b1 = bindSessionToPorts(s1, { input, scheduler });
   input.inject([0x90, 60, 1]);
-  assert.is(s1.pushed.length, 1);
+  assert.is(s1.pushes.length, 1);
   assert.is(b1.sink, undefined);
   b1.dispose();
   const output = new FakePort('Out only');
-  const s2 = new FakeSession({ scheduler });
+  const s2 = new FakeDuetSession({ scheduler });
   const b2 = bindSessionToPorts(s2, { output, scheduler });
   s2.emit({ type: 'noteon', note: 60, velocity: 1, channel: 0, time: 0 });
   advanceTo(scheduler, 0);
@@ -251,9 +249,9 @@ test('a disposed session refuses push with E_SESSION_CLOSED; the binding logs it
   const scheduler = new VirtualTimeScheduler();
   const { logger, lines } = recordingLogger();
   const input = new FakePort('Keys');
-  const session = new FakeSession({ scheduler });
+  const session = new FakeDuetSession({ scheduler });
   const binding = bindSessionToPorts(session, { input, scheduler, logger });
-  session.disposed = true; // input-only: no output$ to tell the binding the session ended
+  session.dispose(); // input-only: no output$ to tell the binding the session ended
   input.inject([0x90, 60, 1]);
   assert.is((lines.find((l) => l.level === 'error')?.error as AntiphonError).code, 'E_SESSION_CLOSED');
   binding.dispose();

@@ -14,7 +14,7 @@ import { ALSA_SEQ_DEVICE, loadEasymidi } from '../src/io/ports/load-easymidi.ts'
 import { matchPortName } from '../src/io/ports/match-port.ts';
 import { NoteSink } from '../src/io/ports/note-sink.ts';
 import { silentLogger, type MidiOutputPort } from '../src/io/ports/types.ts';
-import { FakeSession } from './helpers/fake-session.ts';
+import { FakeDuetSession } from './helpers/fake-duet-session.ts';
 import { advanceTo, noteSinkContract, noteSourceContract, type Heard, type PlayedEvent, type SinkUnderTest, type SourceUnderTest } from './helpers/port-contract.ts';
 
 const bytesOf = (e: PlayedEvent): number[] =>
@@ -85,7 +85,7 @@ noteSinkContract('session bound to a fake port', (): SinkUnderTest => {
       return ok;
     },
   };
-  const session = new FakeSession({ scheduler });
+  const session = new FakeDuetSession({ scheduler });
   const binding = bindSessionToPorts(session, { output, scheduler, logger: silentLogger, sink: { register: false } });
   return {
     scheduler,

@@ -11,7 +11,7 @@ import { matchPortName } from '../src/io/ports/match-port.ts';
 import { openMidiPorts } from '../src/io/ports/open-ports.ts';
 import { startMidiDuet } from '../src/io/ports/start-midi-duet.ts';
 import { silentLogger, type MidiBackend } from '../src/io/ports/types.ts';
-import { FakeSession } from './helpers/fake-session.ts';
+import { FakeDuetSession } from './helpers/fake-duet-session.ts';
 import { advanceTo } from './helpers/port-contract.ts';
 
 async function rejects(p: Promise<unknown> | (() => unknown), code: string): Promise<AntiphonError> {
@@ -107,13 +107,13 @@ test('openMidiPorts: when the output fails, the input already opened is closed a
 test('startMidiDuet: opens the ports, makes its own session with the answer channel, binds, disposes both', async () => {
   const scheduler = new VirtualTimeScheduler();
   const backend = new FakeMidiBackend(['Keys'], ['Synth']);
-  let session: FakeSession | undefined;
+  let session: FakeDuetSession | undefined;
   const duet = await startMidiDuet(
     { request: { input: 'keys', output: 'synth' }, inputChannel: 0, aiChannel: 5, echoWindowMs: 0 },
     (options) => {
       assert.is(options.scheduler, scheduler);
       assert.equal(options.settings, { aiChannel: 5 });
-      session = new FakeSession({ scheduler: options.scheduler, aiChannel: options.settings?.aiChannel, answerAfterMs: 100 });
+      session = new FakeDuetSession({ scheduler: options.scheduler, settings: { ...options.settings, silenceMs: 100, lookaheadMs: 50 } });
       return session;
     },
     { scheduler, backend, logger: silentLogger },
@@ -127,7 +127,7 @@ test('startMidiDuet: opens the ports, makes its own session with the answer chan
   keys.inject([0x80, 60, 0]);
   advanceTo(scheduler, 1000);
   assert.equal(synth.sent.slice(0, 2), [[0x95, 72, 100], [0x85, 72, 0]]);
-  assert.is(session!.pushed.length, 2);
+  assert.is(session!.pushes.length, 2);
   duet!.dispose();
   assert.ok(session!.disposed && keys.closed && synth.closed);
 });
@@ -136,7 +136,7 @@ test('startMidiDuet: null without a port request; no session and no port left wh
   assert.is(await startMidiDuet({ request: {} }, () => assert.unreachable('session made') as never), null);
   const backend = new FakeMidiBackend(['Keys'], []);
   let made = 0;
-  await rejects(startMidiDuet({ request: { input: 'Keys', output: 'Synth' } }, () => (made++, new FakeSession()), { backend }), 'E_MIDI_PORT_NOT_FOUND');
+  await rejects(startMidiDuet({ request: { input: 'Keys', output: 'Synth' } }, () => (made++, new FakeDuetSession()), { backend }), 'E_MIDI_PORT_NOT_FOUND');
   assert.is(made, 0);
   assert.ok(backend.opened.every((p) => p.closed));
 });
