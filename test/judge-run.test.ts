@@ -48,7 +48,7 @@ test('judge --json over a checkpoints folder: every model, the two peers, the do
   const r = await cli(...args('--model', checkpoints, '--val-fraction', '1', '--json'));
   assert.is(r.code, 0, r.err);
   const j = JSON.parse(r.out);
-  assert.equal(Object.keys(j).sort(), ['bars', 'data', 'markovOrder', 'maxWords', 'pitchBalance', 'primerBars', 'reference', 'sampling', 'seed', 'songs', 'split', 'systems'].sort());
+  assert.equal(Object.keys(j).sort(), ['bars', 'data', 'densityBalance', 'markovOrder', 'maxWords', 'pitchBalance', 'primerBars', 'reference', 'sampling', 'seed', 'songs', 'split', 'systems'].sort());
   assert.equal(j.split, { valFraction: 1, valFractionFrom: 'option', validationSongs: index.songs.length, eligible: j.split.eligible, skipped: j.split.skipped });
   assert.is(j.split.eligible + j.split.skipped.tooShort + j.split.skipped.silentReference, index.songs.length);
   assert.is(j.songs.judged, 3);

@@ -1,6 +1,7 @@
 // The per-family sampling flags (--temperature, --top-p, --top-k) that the commands which sample share.
 // Each takes family=value pairs: "--temperature pitch=0.8,duration=1.5".
 
+import { DEFAULT_DENSITY_BALANCE, MAX_DENSITY_BALANCE } from '../engine/sampler/density-balance.ts';
 import { DEFAULT_PITCH_BALANCE, MAX_PITCH_BALANCE } from '../engine/sampler/pitch-balance.ts';
 import type { SamplerSettingsInput } from '../engine/sampler/settings.ts';
 import { FAMILIES, type Family } from '../engine/vocab.ts';
@@ -13,8 +14,12 @@ const FLAGS = [
   ['top-k', 'topK'],
 ] as const;
 
-/** The three flags and --pitch-balance, for a command's `options`. */
-export const FAMILY_FLAG_OPTIONS: Options = { ...Object.fromEntries(FLAGS.map(([flag]) => [flag, { type: 'string' }])), 'pitch-balance': { type: 'string' } };
+/** The three flags, --pitch-balance and --density-balance, for a command's `options`. */
+export const FAMILY_FLAG_OPTIONS: Options = {
+  ...Object.fromEntries(FLAGS.map(([flag]) => [flag, { type: 'string' }])),
+  'pitch-balance': { type: 'string' },
+  'density-balance': { type: 'string' },
+};
 
 /** Their --help lines. */
 export const FAMILY_FLAG_HELP = [
@@ -22,18 +27,25 @@ export const FAMILY_FLAG_HELP = [
   '  --top-p F=V,...         per-family nucleus size in (0, 1]',
   '  --top-k F=V,...         per-family top-k (0 turns it off)',
   `  --pitch-balance A       steer the new notes' pitch classes toward the primer's, 0 (off) to ${MAX_PITCH_BALANCE} (default ${DEFAULT_PITCH_BALANCE})`,
+  `  --density-balance A     steer the notes per bar toward the primer's last bars', 0 (off) to ${MAX_DENSITY_BALANCE} (default ${DEFAULT_DENSITY_BALANCE})`,
 ].join('\n');
 
-/** --pitch-balance, checked (E_USAGE), or the default. */
-export function pitchBalanceFlag(values: Record<string, unknown>): number {
-  const raw = values['pitch-balance'];
-  if (raw === undefined) return DEFAULT_PITCH_BALANCE;
+/** A strength flag from 0 (off) to `max`, checked (E_USAGE), or `fallback`. */
+function strengthFlag(values: Record<string, unknown>, flag: string, fallback: number, max: number): number {
+  const raw = values[flag];
+  if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (String(raw).trim() === '' || !Number.isFinite(v) || v < 0 || v > MAX_PITCH_BALANCE) {
-    throw new AntiphonError('E_USAGE', `--pitch-balance takes a number from 0 (off) to ${MAX_PITCH_BALANCE}, got "${String(raw)}"`);
+  if (String(raw).trim() === '' || !Number.isFinite(v) || v < 0 || v > max) {
+    throw new AntiphonError('E_USAGE', `--${flag} takes a number from 0 (off) to ${max}, got "${String(raw)}"`);
   }
   return v;
 }
+
+/** --pitch-balance, checked (E_USAGE), or the default. */
+export const pitchBalanceFlag = (values: Record<string, unknown>): number => strengthFlag(values, 'pitch-balance', DEFAULT_PITCH_BALANCE, MAX_PITCH_BALANCE);
+
+/** --density-balance, checked (E_USAGE), or the default. */
+export const densityBalanceFlag = (values: Record<string, unknown>): number => strengthFlag(values, 'density-balance', DEFAULT_DENSITY_BALANCE, MAX_DENSITY_BALANCE);
 
 /** "pitch=0.8,duration=1.5" for one flag, merged into `into`. The values are checked later, by the sampler. */
 export function parseFamilyValues(raw: unknown, flag: string, key: 'temperature' | 'topP' | 'topK', into: SamplerSettingsInput = {}): SamplerSettingsInput {

@@ -4,6 +4,7 @@
 import type { CPTransformer } from './model/transformer.ts';
 import { Grammar } from './sampler/grammar.ts';
 import { generate } from './sampler/generate.ts';
+import { DensityBalance, withNoteBias } from './sampler/density-balance.ts';
 import { notePitchClasses, PitchBalance } from './sampler/pitch-balance.ts';
 import type { Sampler } from './sampler/sampler.ts';
 import { BAR, F, TYPE, type Word } from './vocab.ts';
@@ -27,6 +28,8 @@ export interface ContinueOptions {
   maxWords: number;
   /** Steers the continuation's pitch classes toward the primer's (pitch-balance.ts); default 0, off. */
   pitchBalance?: number;
+  /** Steers its notes per bar toward the primer's last bars' (density-balance.ts); default 0, off. */
+  densityBalance?: number;
 }
 
 /** Samples words after `primer` until `bars` more bars have started (that Bar word is not kept) or maxWords. */
@@ -41,13 +44,16 @@ export function continueWords(model: CPTransformer, primer: readonly Word[], sam
     const out: Word[] = [];
     const balance = new PitchBalance(opts.pitchBalance ?? 0);
     balance.setReference(notePitchClasses(primer));
+    const density = new DensityBalance(opts.densityBalance ?? 0);
+    density.setReference(primer);
     while (out.length < opts.maxWords) {
-      const { words, next: after } = generate(model, cache, sampler, grammar, next, 1, balance.bias());
+      const { words, next: after } = generate(model, cache, sampler, grammar, withNoteBias(next, density.bias()), 1, balance.bias());
       const w = words[0];
       if (w[F.type] === TYPE.EOS) break;
       if (w[F.type] === TYPE.METRICAL && w[F.barBeat] === BAR && grammar.bar + 1 > primerBars + opts.bars) break;
       out.push(w);
       balance.observe(w);
+      density.observe(w);
       next = after;
     }
     return out;

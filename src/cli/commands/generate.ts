@@ -4,7 +4,7 @@ import { decodedToPerformance, decodeWords } from '../../engine/encode.ts';
 import { loadModel } from '../../engine/model/checkpoint.ts';
 import { Sampler } from '../../engine/sampler/sampler.ts';
 import { resolveSampling, type SamplerSettingsInput } from '../../engine/sampler/settings.ts';
-import { FAMILY_FLAG_HELP, FAMILY_FLAG_OPTIONS, familyFlags, pitchBalanceFlag } from '../family-flags.ts';
+import { FAMILY_FLAG_HELP, FAMILY_FLAG_OPTIONS, densityBalanceFlag, familyFlags, pitchBalanceFlag } from '../family-flags.ts';
 import type { PerfNote } from '../../engine/score.ts';
 import { BAR, F, TICKS_PER_BEAT, TYPE } from '../../engine/vocab.ts';
 import { AntiphonError } from '../../errors.ts';
@@ -46,6 +46,7 @@ export const generateCommand: Command = {
     const bars = intOption(values, 'bars', 8);
     const maxWords = intOption(values, 'max-words', 4096);
     const pitchBalance = pitchBalanceFlag(values);
+    const densityBalance = densityBalanceFlag(values);
     const backend = backendOption(values);
 
     const pool = new MidiReaderPool({ workers: 1 });
@@ -63,7 +64,7 @@ export const generateCommand: Command = {
     const sampler = new Sampler({ seed, settings: resolveSampling(settings, resolveSampling(card.sampling as SamplerSettingsInput | undefined)) });
     let added;
     try {
-      added = continueWords(model, primer, sampler, { bars, maxWords, pitchBalance });
+      added = continueWords(model, primer, sampler, { bars, maxWords, pitchBalance, densityBalance });
     } finally {
       model.dispose();
     }

@@ -5,7 +5,7 @@ import { MARKOV_DEFAULT_ORDER } from '../../trainer/judge/markov.ts';
 import { formatReport } from '../../trainer/judge/report.ts';
 import { expandModelDirs, judge } from '../../trainer/judge/run.ts';
 import { backendOption, intOption, type Command } from '../command.ts';
-import { FAMILY_FLAG_HELP, FAMILY_FLAG_OPTIONS, familyFlags, pitchBalanceFlag } from '../family-flags.ts';
+import { FAMILY_FLAG_HELP, FAMILY_FLAG_OPTIONS, densityBalanceFlag, familyFlags, pitchBalanceFlag } from '../family-flags.ts';
 import { progress } from '../progress.ts';
 
 const DEFAULT_SONGS = 24;
@@ -44,6 +44,7 @@ export const judgeCommand: Command = {
     const sampling = familyFlags(values);
     resolveSampling(sampling); // a bad value fails before loading anything
     const pitchBalance = pitchBalanceFlag(values);
+    const densityBalance = densityBalanceFlag(values);
     const bars = intOption(values, 'bars', 4);
     let valFraction: number | undefined;
     if (values['val-fraction'] !== undefined) {
@@ -61,6 +62,7 @@ export const judgeCommand: Command = {
       valFraction,
       maxWords: intOption(values, 'max-words', 128 * bars),
       pitchBalance,
+      densityBalance,
       markovOrder: intOption(values, 'markov-order', MARKOV_DEFAULT_ORDER),
     };
     await selectBackend(backendOption(values), io.err);

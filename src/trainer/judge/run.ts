@@ -59,6 +59,8 @@ export interface JudgeOptions {
   markovOrder: number;
   /** The models' pitch balance (sampler/pitch-balance.ts); default 0, off. */
   pitchBalance?: number;
+  /** The models' density balance (sampler/density-balance.ts); default 0, off. */
+  densityBalance?: number;
 }
 
 export interface JudgeHooks {
@@ -100,6 +102,7 @@ export interface JudgeReport {
   markovOrder: number;
   sampling: SamplerSettings;
   pitchBalance: number;
+  densityBalance: number;
   songs: { requested: number; judged: number; list: Array<{ source: string; file: string; key: string | null }> };
   reference: Record<(typeof REFERENCE_MEASURES)[number], Stat | null>;
   systems: SystemReport[];
@@ -217,7 +220,7 @@ export async function judge(opts: JudgeOptions, hooks: JudgeHooks = {}): Promise
         listens = contextUse(model, held.cases);
         for (const [i, c] of held.cases.entries()) {
           const sampler = new Sampler({ seed: songSeed(opts.seed, c.id, 1), settings: sampling });
-          const added = continueWords(model, c.primer, sampler, { bars: opts.bars, maxWords: opts.maxWords, pitchBalance: opts.pitchBalance ?? 0 });
+          const added = continueWords(model, c.primer, sampler, { bars: opts.bars, maxWords: opts.maxWords, pitchBalance: opts.pitchBalance ?? 0, densityBalance: opts.densityBalance ?? 0 });
           if (added.length >= opts.maxWords) hit++;
           const notes = notesBetween(decodeWords([...c.primer, ...added]).notes, from, to);
           scores.push(scoreContinuation(notes, c, keys[i], opts.primerBars, opts.bars));
@@ -278,6 +281,7 @@ export async function judge(opts: JudgeOptions, hooks: JudgeHooks = {}): Promise
     markovOrder: opts.markovOrder,
     sampling,
     pitchBalance: opts.pitchBalance ?? 0,
+    densityBalance: opts.densityBalance ?? 0,
     songs: {
       requested: opts.songs,
       judged: held.cases.length,

@@ -1,0 +1,90 @@
+// Note-density balance: steers how many notes a continuation writes per bar toward the notes
+// per bar of its primer's last bars.
+//
+// Why: judged against the real next bars of held-out songs, the shipped model's note counts
+// were further off than a Markov chain's that replays the primer (density error 0.46 against
+// 0.34, docs/judging.md). Its overall count was right (14.0 notes a bar against 13.4) but it
+// did not take a sparse or a dense primer's cue. The bias, added to the logit of a note word
+// (against a metrical one: another note now, or move on), is strength * (log(r + 1) - log(g + 1)),
+// r the reference's notes per bar and g the continuation's so far (started at r, worth one
+// bar): it adds notes while the continuation runs sparser than the primer, and holds back
+// while it runs denser. 0 turns it off.
+import { AntiphonError } from '../../errors.ts';
+import type { NextWordLogits } from '../model/transformer.ts';
+import { BAR, F, TYPE, tokenToBeat, type Word } from '../vocab.ts';
+
+/** Strength used when none is given: chosen by the judge (docs/judging.md, session 6). */
+export const DEFAULT_DENSITY_BALANCE = 1;
+/** The largest strength accepted: beyond it the balance overrides the model's rhythm. */
+export const MAX_DENSITY_BALANCE = 8;
+/** Bars of the reference counted: the latest ones. */
+export const REFERENCE_BARS = 4;
+/** Grid steps in a bar (sixteenths of 4/4). */
+const STEPS = 16;
+
+export function checkDensityBalance(strength: number): number {
+  if (typeof strength !== 'number' || !Number.isFinite(strength) || strength < 0 || strength > MAX_DENSITY_BALANCE) {
+    throw new AntiphonError('E_SAMPLER_SETTING', `density balance ${String(strength)} is invalid: must be a number from 0 (off) to ${MAX_DENSITY_BALANCE}`);
+  }
+  return strength;
+}
+
+export class DensityBalance {
+  private perBar: number | null = null;
+  private notes = 0;
+  /** Bar words seen in the continuation; its first one starts bar 0. */
+  private bars = 0;
+  private step = 0;
+
+  constructor(readonly strength: number) {
+    checkDensityBalance(strength);
+  }
+
+  /** Notes per bar over the reference's last REFERENCE_BARS bars (fewer if it has fewer); forgets what was generated. */
+  setReference(words: readonly Word[]): void {
+    let notes = 0;
+    let bars = 0;
+    for (let i = words.length - 1; i >= 0 && bars < REFERENCE_BARS; i--) {
+      const w = words[i];
+      if (w[F.type] === TYPE.NOTE) notes++;
+      else if (w[F.type] === TYPE.METRICAL && w[F.barBeat] === BAR) bars++;
+    }
+    this.perBar = bars > 0 ? notes / bars : null;
+    this.notes = 0;
+    this.bars = 0;
+    this.step = 0;
+  }
+
+  /** The reference's notes per bar, or null without one (no Bar word in it). */
+  get reference(): number | null {
+    return this.perBar;
+  }
+
+  /** A generated word: notes count, and metrical words move the position. */
+  observe(w: Word): void {
+    if (w[F.type] === TYPE.NOTE) this.notes++;
+    else if (w[F.type] === TYPE.METRICAL) {
+      if (w[F.barBeat] === BAR) {
+        this.bars++;
+        this.step = 0;
+      } else this.step = tokenToBeat(w[F.barBeat]);
+    }
+  }
+
+  /** What to add to the note word's logit now (0 when off or without a reference). */
+  bias(): number {
+    const r = this.perBar;
+    if (this.strength === 0 || r === null) return 0;
+    const elapsed = Math.max(0, this.bars - 1) + this.step / STEPS;
+    const g = (this.notes + r) / (elapsed + 1);
+    return this.strength * (Math.log(r + 1) - Math.log(g + 1));
+  }
+}
+
+/** `logits` with `bias` added to the note word's type logit (a copy; the original is kept). */
+export function withNoteBias(logits: NextWordLogits, bias: number): NextWordLogits {
+  if (bias === 0) return logits;
+  const type = Float32Array.from(logits.type);
+  type[TYPE.NOTE] += bias;
+  return { ...logits, type };
+}
