@@ -235,29 +235,34 @@ export class CPTransformer {
   /**
    * Causal self-attention of a whole sequence (training), block by block of query rows:
    * rows [from, to) see keys [0, to) only, with `bias` (H, to - from, to), except that the
-   * last heads take theirs from `meter`, (to - from, to) each, when given. Every head goes
-   * in one batched product per block, (H, rows, dh) x (H, dh, keys): per-head 2-D slices
-   * (as attendBlock does) took 1.6 times the kernel calls and about 3% more time a step.
+   * last heads take theirs from `meter`, (to - from, to) each, when given. Per head on 2-D
+   * slices, as attendBlock: one batched product per block for all heads saved about 3% of a
+   * training step, but only with the trainer's BatchMatMul; on the plain wasm backend
+   * (eval, judge) it took the slow batched loop and doubled forward()'s time.
    */
   private attendSequence(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, blocks: readonly AttentionBlock[]): tf.Tensor2D {
-    const { nHeads: H, dModel: d } = this.config;
+    const { nHeads: H } = this.config;
     const dh = this.headDim;
     const [T] = q.shape;
-    const qh = tf.transpose(tf.reshape(tf.mul(q, 1 / Math.sqrt(dh)), [T, H, dh]), [1, 0, 2]) as tf.Tensor3D; // (H, T, dh)
-    const kh = tf.transpose(tf.reshape(k, [T, H, dh]), [1, 2, 0]) as tf.Tensor3D; // (H, dh, T)
-    const vh = tf.transpose(tf.reshape(v, [T, H, dh]), [1, 0, 2]) as tf.Tensor3D; // (H, T, dh)
-    const parts = blocks.map(({ from, to, bias, meter }): tf.Tensor3D => {
-      const rows = to - from;
-      const m = meter?.length ?? 0;
-      const full = m === 0 ? bias : (tf.concat([tf.slice(bias, [0, 0, 0], [H - m, rows, to]), ...meter!.map((t) => tf.reshape(t, [1, rows, to]))], 0) as tf.Tensor3D);
-      const scores = tf.add(
-        tf.matMul(rows === T ? qh : tf.slice(qh, [0, from, 0], [H, rows, dh]), to === T ? kh : tf.slice(kh, [0, 0, 0], [H, dh, to])),
-        full,
-      ) as tf.Tensor3D; // (H, rows, to)
-      return tf.matMul(tf.softmax(scores), to === T ? vh : tf.slice(vh, [0, 0, 0], [H, to, dh])); // (H, rows, dh)
-    });
-    const all = parts.length === 1 ? parts[0] : (tf.concat(parts, 1) as tf.Tensor3D); // (H, T, dh)
-    return tf.reshape(tf.transpose(all, [1, 0, 2]), [T, d]);
+    const qs = tf.mul(q, 1 / Math.sqrt(dh));
+    const kT = tf.transpose(k); // (dModel, T): a head's keys are then contiguous rows
+    const heads: tf.Tensor2D[] = [];
+    for (let h = 0; h < H; h++) {
+      const qHead = tf.slice(qs, [0, h * dh], [T, dh]);
+      const kHead = tf.slice(kT, [h * dh, 0], [dh, T]);
+      const vHead = tf.slice(v, [0, h * dh], [T, dh]);
+      const parts = blocks.map(({ from, to, bias, meter }): tf.Tensor2D => {
+        const rows = to - from;
+        const firstMeter = H - (meter?.length ?? 0);
+        const scores = tf.add(
+          tf.matMul(rows === T ? qHead : tf.slice(qHead, [from, 0], [rows, dh]), to === T ? kHead : tf.slice(kHead, [0, 0], [dh, to])),
+          h < firstMeter ? tf.reshape(tf.slice(bias, [h, 0, 0], [1, rows, to]), [rows, to]) : meter![h - firstMeter],
+        ) as tf.Tensor2D; // (rows, to)
+        return tf.matMul(tf.softmax(scores), to === T ? vHead : tf.slice(vHead, [0, 0], [to, dh])); // (rows, dh)
+      });
+      heads.push(parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor2D));
+    }
+    return tf.concat(heads, 1) as tf.Tensor2D; // (T, dModel)
   }
 
   /**
