@@ -31,13 +31,20 @@ page('every control has its input, and every slider shows its value', () => {
   }
 });
 
-page('pitch balance is a slider with a label and a tooltip that says 0 turns it off', () => {
-  const m = /<label class="row" title="([^"]+)">\s*<span>([^<]+)<\/span>\s*<input type="range" data-control="pitchBalance">\s*<output data-for="pitchBalance"><\/output>/.exec(HTML);
-  assert.ok(m, 'a labelled slider with its output');
-  const [, title, label] = m!;
-  assert.match(label, /key/i);
-  assert.match(title, /key you play/i);
-  assert.match(title, /\b0 turns it off\b/);
+const BALANCES = [
+  { id: 'pitchBalance', label: /key/i, title: /key you play/i },
+  { id: 'densityBalance', label: /density/i, title: /notes per bar/i },
+] as const;
+
+page('each balance is a slider with a label and a tooltip that says 0 turns it off', () => {
+  for (const b of BALANCES) {
+    const m = new RegExp(`<label class="row" title="([^"]+)">\\s*<span>([^<]+)</span>\\s*<input type="range" data-control="${b.id}">\\s*<output data-for="${b.id}"></output>`).exec(HTML);
+    assert.ok(m, `${b.id}: a labelled slider with its output`);
+    const [, title, label] = m!;
+    assert.match(label, b.label);
+    assert.match(title, b.title);
+    assert.match(title, /\b0 turns it off\b/);
+  }
 });
 
 page('values read as a musician expects: half steps show, 0 is off', () => {
@@ -45,6 +52,8 @@ page('values read as a musician expects: half steps show, 0 is off', () => {
   assert.is(formatControl('pitchBalance', 4), '4');
   assert.is(formatControl('pitchBalance', 4.5), '4.5');
   assert.is(formatControl('pitchBalance', 0.1 + 0.2), '0.3', 'a value from elsewhere, without float dust');
+  assert.is(formatControl('densityBalance', 0), 'off');
+  assert.is(formatControl('densityBalance', 1.5), '1.5');
   assert.is(formatControl('pitch.temperature', 1), '1.00');
   assert.is(formatControl('silenceMs', 612.4), '612');
 });
@@ -73,20 +82,24 @@ server('each control at both ends of its range is accepted by the protocol and t
   }
   assert.is(apply(settingsPatch('pitchBalance', 0)).pitchBalance, 0);
   assert.is(apply(settingsPatch('pitchBalance', 12.5)).pitchBalance, 12.5);
+  assert.is(apply(settingsPatch('densityBalance', 0)).densityBalance, 0);
+  assert.is(apply(settingsPatch('densityBalance', 2.5)).densityBalance, 2.5);
 });
 
-server("pitch balance offers the session's whole range, and starts at the server's default", () => {
-  const spec = CONTROLS.pitchBalance;
-  assert.is(spec.kind, 'number');
-  if (spec.kind !== 'number') return;
-  assert.equal([spec.min, spec.max], [...SETTING_LIMITS.pitchBalance]);
-  // Out of range, the session refuses the value; the control never sends one.
-  assert.throws(() => resolveDuetSettings({ pitchBalance: spec.max + spec.step }), /pitchBalance/);
-  assert.is(settingsPatch('pitchBalance', spec.max + spec.step).pitchBalance, spec.max);
-  // The page shows whatever hello says; the default must sit on a step so the slider shows it exactly.
+server("each balance offers the session's whole range, and starts at the server's default", () => {
   const shown = controlValues(DEFAULT_DUET_SETTINGS);
-  assert.is(shown.pitchBalance, DEFAULT_DUET_SETTINGS.pitchBalance);
-  assert.is(clampControl('pitchBalance', DEFAULT_DUET_SETTINGS.pitchBalance), DEFAULT_DUET_SETTINGS.pitchBalance);
+  for (const { id } of BALANCES) {
+    const spec = CONTROLS[id];
+    assert.is(spec.kind, 'number');
+    if (spec.kind !== 'number') return;
+    assert.equal([spec.min, spec.max], [...SETTING_LIMITS[id]]);
+    // Out of range, the session refuses the value; the control never sends one.
+    assert.throws(() => resolveDuetSettings({ [id]: spec.max + spec.step }), new RegExp(id));
+    assert.is(settingsPatch(id, spec.max + spec.step)[id], spec.max);
+    // The page shows whatever hello says; the default must sit on a step so the slider shows it exactly.
+    assert.is(shown[id], DEFAULT_DUET_SETTINGS[id]);
+    assert.is(clampControl(id, DEFAULT_DUET_SETTINGS[id]), DEFAULT_DUET_SETTINGS[id]);
+  }
   assert.equal(Object.keys(shown).sort(), [...CONTROL_IDS].sort(), "the server's settings fill every control");
 });
 

@@ -46,6 +46,7 @@ const SETTINGS: DuetSettings = {
   lookaheadMs: 75,
   aiChannel: null,
   pitchBalance: 4,
+  densityBalance: 1,
 };
 
 const messages = suite('client protocol: messages out');
@@ -142,6 +143,8 @@ controls('pitch balance is kept to 0..16 in half steps, like the other sliders',
   assert.is(clampControl('pitchBalance', 16), 16);
   assert.is(clampControl('pitchBalance', 99), 16);
   assert.is(clampControl('pitchBalance', -3), 0);
+  assert.is(clampControl('densityBalance', 9), 8);
+  assert.is(clampControl('densityBalance', 1.2), 1);
   assert.equal(settingsPatch('pitchBalance', '20'), { pitchBalance: 16 }, 'a slider value arrives as a string');
   assert.throws(() => clampControl('pitchBalance', Number.NaN), /pitchBalance/);
   assert.throws(() => settingsPatch('pitchBalance', 'lots'), /pitchBalance/);

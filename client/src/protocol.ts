@@ -26,6 +26,7 @@ export interface DuetSettings {
   lookaheadMs: number;
   aiChannel: number | null;
   pitchBalance: number;
+  densityBalance: number;
 }
 
 /** What a `settings` message carries: any subset, sampling per family per field. */
@@ -40,6 +41,7 @@ export interface SettingsPatch {
   lookaheadMs?: number;
   aiChannel?: number | null;
   pitchBalance?: number;
+  densityBalance?: number;
 }
 
 export interface ModelInfo {
@@ -214,6 +216,7 @@ export type ControlId =
   | 'maxBars'
   | 'silenceMs'
   | 'pitchBalance'
+  | 'densityBalance'
   | 'tempoSource'
   | 'bpm';
 
@@ -242,6 +245,8 @@ export const CONTROLS: Readonly<Record<ControlId, ControlSpec>> = {
   silenceMs: { kind: 'number', min: 100, max: 4000, step: 50 },
   // The session's whole range: above 16 a pitch class you did not play is all but forbidden.
   pitchBalance: { kind: 'number', min: 0, max: 16, step: 0.5 },
+  // The session's whole range: above 8 the count of notes overrides the model's rhythm.
+  densityBalance: { kind: 'number', min: 0, max: 8, step: 0.5 },
   tempoSource: { kind: 'choice', choices: ['fixed', 'call'] },
   bpm: { kind: 'number', min: 30, max: 300, step: 1 },
 };
@@ -336,7 +341,7 @@ export function controlValues(settings: Partial<DuetSettings>): Partial<Record<C
       }
     }
   }
-  for (const id of ['minBars', 'maxBars', 'silenceMs', 'pitchBalance', 'bpm'] as const) {
+  for (const id of ['minBars', 'maxBars', 'silenceMs', 'pitchBalance', 'densityBalance', 'bpm'] as const) {
     if (num(settings[id])) out[id] = settings[id];
   }
   if (settings.tempoSource === 'fixed' || settings.tempoSource === 'call' || settings.tempoSource === 'clock') {
@@ -350,7 +355,7 @@ export function formatControl(id: ControlId, value: number | string): string {
   if (typeof value === 'string') return value;
   if (id.endsWith('.temperature') || id.endsWith('.topP')) return value.toFixed(2);
   // Half steps must show, and 0 is not a weak setting but none at all.
-  if (id === 'pitchBalance') return value === 0 ? 'off' : String(Math.round(value * 10) / 10);
+  if (id === 'pitchBalance' || id === 'densityBalance') return value === 0 ? 'off' : String(Math.round(value * 10) / 10);
   return String(Math.round(value));
 }
 

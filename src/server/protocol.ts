@@ -71,6 +71,7 @@ const settingsFields = {
   aiChannel: intIn(0, 15).nullable().optional(),
   maxRestBars: intIn(0, 1000).optional(),
   pitchBalance: numIn(0, 1000).optional(),
+  densityBalance: numIn(0, 1000).optional(),
 };
 const settings = z.strictObject(
   { type: z.literal('settings'), ...settingsFields },

@@ -32,6 +32,7 @@ export const FAKE_DEFAULTS: DuetSettings = {
   aiChannel: null,
   maxRestBars: 2,
   pitchBalance: 4,
+  densityBalance: 1,
 };
 
 export interface FakeBehaviour {

@@ -9,6 +9,7 @@
 
 import type { SchedulerLike, Subscription } from 'rxjs';
 import type { TimeGrid } from '../live-tokenizer.ts';
+import { DensityBalance, notesPerBarBefore, withNoteBias } from '../sampler/density-balance.ts';
 import { PitchBalance } from '../sampler/pitch-balance.ts';
 import type { Sampler } from '../sampler/sampler.ts';
 import { CONTI, DURATION_STEPS, F, STEPS_PER_BAR, TICKS_PER_BEAT, TICKS_PER_STEP, TYPE, tokenToPitch, tokenToVelocity, type Word } from '../vocab.ts';
@@ -73,12 +74,16 @@ export class Answer {
   private settings: DuetSettings;
   private readonly maxWords: number;
   private readonly balance: PitchBalance;
+  private readonly density: DensityBalance;
 
   constructor(private readonly d: AnswerDeps) {
     this.settings = d.settings;
     this.balance = new PitchBalance(d.settings.pitchBalance);
     // What came before the answer: the call, and what preceded it.
     this.balance.setReference(d.timeline.recentPitchClasses);
+    this.density = new DensityBalance(d.settings.densityBalance);
+    const bar = d.timeline.grammar.bar;
+    this.density.setRate(notesPerBarBefore(d.timeline.recentNoteSteps, d.plan.startStep), d.plan.startStep - bar * STEPS_PER_BAR);
     this.maxWords = Math.ceil(((d.plan.endStep - d.plan.startStep) / STEPS_PER_BAR) * MAX_WORDS_PER_BAR);
   }
 
@@ -120,6 +125,7 @@ export class Answer {
   retune(s: DuetSettings): void {
     this.settings = s;
     this.balance.strength = s.pitchBalance;
+    this.density.strength = s.densityBalance;
   }
 
   /** A prepared answer that never started: nothing was handed out. */
@@ -184,8 +190,9 @@ export class Answer {
     while (this.generating && this.wordsCommitted < stopAt) {
       if (!this.pending) {
         if (!timeline.next || this.wordsCommitted >= this.maxWords) return this.endGeneration(started);
-        const sampled = sampler.sampleWord(timeline.next, timeline.grammar, this.balance.bias());
+        const sampled = sampler.sampleWord(withNoteBias(timeline.next, this.density.bias()), timeline.grammar, this.balance.bias());
         this.balance.observe(sampled);
+        this.density.observe(sampled);
         // The tempo is the call's grid; the AI does not change it.
         this.pending = sampled[F.type] === TYPE.METRICAL ? (sampled.map((v, i) => (i === F.tempo ? CONTI : v)) as Word) : sampled;
       }

@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { AntiphonError, isAntiphonError } from '../../errors.ts';
+import { DEFAULT_DENSITY_BALANCE, MAX_DENSITY_BALANCE } from '../sampler/density-balance.ts';
 import { DEFAULT_PITCH_BALANCE, MAX_PITCH_BALANCE } from '../sampler/pitch-balance.ts';
 import { DEFAULT_SAMPLING, resolveSampling, type SamplerSettingsInput } from '../sampler/settings.ts';
 import type { DuetSettings, DuetSettingsInput } from './types.ts';
@@ -19,6 +20,7 @@ export const DEFAULT_DUET_SETTINGS: DuetSettings = {
   aiChannel: null,
   maxRestBars: 2,
   pitchBalance: DEFAULT_PITCH_BALANCE,
+  densityBalance: DEFAULT_DENSITY_BALANCE,
 };
 
 /** Bounds of every setting; also what the client's controls offer. */
@@ -29,6 +31,7 @@ export const SETTING_LIMITS = {
   lookaheadMs: [0, 1000],
   maxRestBars: [0, 64],
   pitchBalance: [0, MAX_PITCH_BALANCE],
+  densityBalance: [0, MAX_DENSITY_BALANCE],
 } as const;
 
 const int = (lo: number, hi: number) => z.number().int().min(lo).max(hi);
@@ -47,6 +50,7 @@ const schema = z
     aiChannel: int(0, 15).nullable(),
     maxRestBars: int(...SETTING_LIMITS.maxRestBars),
     pitchBalance: num(...SETTING_LIMITS.pitchBalance),
+    densityBalance: num(...SETTING_LIMITS.densityBalance),
   })
   .partial()
   .strict();

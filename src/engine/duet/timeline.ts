@@ -31,6 +31,7 @@ const sameWord = (a: Word, b: Word): boolean => a.every((x, i) => x === b[i]);
 export interface TimelineMark {
   readonly length: number;
   readonly notes: readonly number[];
+  readonly noteSteps: readonly number[];
   readonly slides: number;
   readonly grammar: Grammar;
   readonly enc: EncoderState;
@@ -50,6 +51,8 @@ export class Timeline {
   total = 0;
   /** Pitch classes of the latest REFERENCE_NOTES note words of either part (a pitch balance's reference). */
   private notes: number[] = [];
+  /** Their timeline steps (a density balance's reference). */
+  private noteSteps: number[] = [];
   /** The forecast: words expected after the real ones; the first `specDone` of them are in the cache. */
   private spec: readonly Word[] = [];
   private specDone = 0;
@@ -210,6 +213,11 @@ export class Timeline {
     return this.notes;
   }
 
+  /** The timeline steps of the same notes. */
+  get recentNoteSteps(): readonly number[] {
+    return this.noteSteps;
+  }
+
   /** The first step a new run of the person's words may use. */
   resumeStep(): number {
     const g = this.grammar;
@@ -225,7 +233,7 @@ export class Timeline {
   /** A point to roll back to, after the real words; settles the queue first. */
   mark(): TimelineMark {
     const next = this.next;
-    return { length: this.length, notes: this.notes.slice(), slides: this.cache.slides, grammar: this.grammar.clone(), enc: { ...this.enc }, next };
+    return { length: this.length, notes: this.notes.slice(), noteSteps: this.noteSteps.slice(), slides: this.cache.slides, grammar: this.grammar.clone(), enc: { ...this.enc }, next };
   }
 
   /**
@@ -241,6 +249,7 @@ export class Timeline {
     this.cache.truncate(m.length);
     this.grammar = m.grammar.clone();
     this.notes = m.notes.slice();
+    this.noteSteps = m.noteSteps.slice();
     Object.assign(this.enc, m.enc);
     this.nextLogits = m.next;
     return true;
@@ -290,7 +299,11 @@ export class Timeline {
     this.grammar.advance(w);
     if (w[F.type] === TYPE.NOTE) {
       this.notes.push(tokenToPitch(w[F.pitch]) % 12);
-      if (this.notes.length > REFERENCE_NOTES) this.notes.shift();
+      this.noteSteps.push(Math.max(this.grammar.bar, 0) * STEPS_PER_BAR + (this.grammar.step ?? 0));
+      if (this.notes.length > REFERENCE_NOTES) {
+        this.notes.shift();
+        this.noteSteps.shift();
+      }
     }
     if (w[F.type] !== TYPE.METRICAL) return;
     if (w[F.barBeat] === BAR) {

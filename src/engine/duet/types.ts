@@ -34,6 +34,11 @@ export interface DuetSettings {
    * preceded it): 0 is off, 4 the default, 16 the most (see sampler/pitch-balance.ts).
    */
   pitchBalance: number;
+  /**
+   * Steers the answer's notes per bar toward those of the bars before it: 0 is off, 1 the
+   * default, 8 the most (see sampler/density-balance.ts).
+   */
+  densityBalance: number;
 }
 
 /** A partial update, as a websocket message or a CLI flag gives it. Validated by the session. */

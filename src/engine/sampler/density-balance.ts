@@ -9,6 +9,10 @@
 // r the reference's notes per bar and g the continuation's so far (started at r, worth one
 // bar): it adds notes while the continuation runs sparser than the primer, and holds back
 // while it runs denser. 0 turns it off.
+//
+// In a duet the reference is the notes per bar of the call (and what came before it) over the
+// last REFERENCE_BARS bars before the answer, counted from the bar of the earliest note in
+// that window, so a call of one bar after a long silence counts as one bar, not four.
 import { AntiphonError } from '../../errors.ts';
 import type { NextWordLogits } from '../model/transformer.ts';
 import { BAR, F, TYPE, tokenToBeat, type Word } from '../vocab.ts';
@@ -29,18 +33,51 @@ export function checkDensityBalance(strength: number): number {
   return strength;
 }
 
+/**
+ * Notes per bar before `atStep`, from the timeline steps of the latest notes: over the last
+ * REFERENCE_BARS bars, or from the bar of the earliest note in them if that is later, and over
+ * one bar at least. Null without a note in the window.
+ */
+export function notesPerBarBefore(noteSteps: readonly number[], atStep: number): number | null {
+  const from = atStep - REFERENCE_BARS * STEPS;
+  let count = 0;
+  let first = Infinity;
+  for (const s of noteSteps) {
+    if (s < from || s >= atStep) continue;
+    count++;
+    first = Math.min(first, s);
+  }
+  if (count === 0) return null;
+  const start = Math.max(from, Math.floor(first / STEPS) * STEPS);
+  return count / Math.max(1, (atStep - start) / STEPS);
+}
+
 export class DensityBalance {
   private perBar: number | null = null;
   private notes = 0;
-  /** Bar words seen in the continuation; its first one starts bar 0. */
+  /** Bar words seen since the reference was set, and the grid step within the current bar. */
   private bars = 0;
   private step = 0;
+  /** Where the generated part starts, in grid steps from the start of the bar current when the reference was set. */
+  private startStep = STEPS;
 
-  constructor(readonly strength: number) {
-    checkDensityBalance(strength);
+  private s: number;
+
+  constructor(strength: number) {
+    this.s = checkDensityBalance(strength);
   }
 
-  /** Notes per bar over the reference's last REFERENCE_BARS bars (fewer if it has fewer); forgets what was generated. */
+  get strength(): number {
+    return this.s;
+  }
+  set strength(v: number) {
+    this.s = checkDensityBalance(v);
+  }
+
+  /**
+   * Notes per bar over the last REFERENCE_BARS bars of `words` (fewer if it has fewer), words
+   * that end with a whole bar; forgets what was generated.
+   */
   setReference(words: readonly Word[]): void {
     let notes = 0;
     let bars = 0;
@@ -49,10 +86,20 @@ export class DensityBalance {
       if (w[F.type] === TYPE.NOTE) notes++;
       else if (w[F.type] === TYPE.METRICAL && w[F.barBeat] === BAR) bars++;
     }
-    this.perBar = bars > 0 ? notes / bars : null;
+    this.setRate(bars > 0 ? notes / bars : null);
+  }
+
+  /**
+   * A reference of `perBar` notes per bar (null: none), for a part that starts `startStep` grid
+   * steps after the start of the current bar (STEPS, the default: at the next bar line; more
+   * when it starts in a later bar); forgets what was generated.
+   */
+  setRate(perBar: number | null, startStep = STEPS): void {
+    this.perBar = perBar;
     this.notes = 0;
     this.bars = 0;
     this.step = 0;
+    this.startStep = startStep;
   }
 
   /** The reference's notes per bar, or null without one (no Bar word in it). */
@@ -75,7 +122,7 @@ export class DensityBalance {
   bias(): number {
     const r = this.perBar;
     if (this.strength === 0 || r === null) return 0;
-    const elapsed = Math.max(0, this.bars - 1) + this.step / STEPS;
+    const elapsed = Math.max(0, this.bars * STEPS + this.step - this.startStep) / STEPS;
     const g = (this.notes + r) / (elapsed + 1);
     return this.strength * (Math.log(r + 1) - Math.log(g + 1));
   }
