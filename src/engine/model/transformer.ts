@@ -33,7 +33,7 @@ export function causalBlocks(T: number, rows = ATTENTION_BLOCK_ROWS): [number, n
   return out;
 }
 
-/** A block of query rows, with the attention bias of its keys (see attendSequence). */
+/** A block of query rows, with the attention bias of its keys (see attend). */
 interface AttentionBlock {
   from: number;
   to: number;
@@ -209,11 +209,16 @@ export class CPTransformer {
   }
 
   /**
-   * Causal attention of T queries over S keys for one sequence, per head on 2-D
-   * slices. Query i sits at key index S - T + i. `bias` is (H, T, S). `vT` is the values
-   * transposed, (dModel, S), as the cache stores them.
+   * Causal attention of T queries over S keys for one sequence, per head on 2-D slices.
+   * Query i sits at key index S - T + i. Each block of query rows [from, to) sees keys
+   * [0, S - T + to) only, with `bias` (H, to - from, S - T + to), except that the last heads
+   * take theirs from `meter`, (to - from, S - T + to) each, when given. `vT` is the values
+   * transposed, (dModel, S), as the cache stores them. Per head rather than one batched
+   * product per block: batching saved about 3% of a training step, but only with the
+   * trainer's BatchMatMul; on the plain wasm backend (eval, judge) it took the slow batched
+   * loop and doubled forward()'s time.
    */
-  private attendBlock(q: tf.Tensor2D, k: tf.Tensor2D, vT: tf.Tensor2D, bias: tf.Tensor3D): tf.Tensor2D {
+  private attend(q: tf.Tensor2D, k: tf.Tensor2D, vT: tf.Tensor2D, blocks: readonly AttentionBlock[]): tf.Tensor2D {
     const { nHeads: H } = this.config;
     const dh = this.headDim;
     const [T] = q.shape;
@@ -222,43 +227,18 @@ export class CPTransformer {
     const kT = tf.transpose(k); // (dModel, S): a head's keys are then contiguous rows
     const heads: tf.Tensor2D[] = [];
     for (let h = 0; h < H; h++) {
-      const scores = tf.add(
-        tf.matMul(tf.slice(qs, [0, h * dh], [T, dh]), tf.slice(kT, [h * dh, 0], [dh, S])),
-        tf.reshape(tf.slice(bias, [h, 0, 0], [1, T, S]), [T, S]),
-      ); // (T, S)
-      const vHead = tf.transpose(tf.slice(vT, [h * dh, 0], [dh, S])); // (S, dh)
-      heads.push(tf.matMul(tf.softmax(scores), vHead)); // (T, dh)
-    }
-    return tf.concat(heads, 1) as tf.Tensor2D; // (T, dModel)
-  }
-
-  /**
-   * Causal self-attention of a whole sequence (training), block by block of query rows:
-   * rows [from, to) see keys [0, to) only, with `bias` (H, to - from, to), except that the
-   * last heads take theirs from `meter`, (to - from, to) each, when given. Per head on 2-D
-   * slices, as attendBlock: one batched product per block for all heads saved about 3% of a
-   * training step, but only with the trainer's BatchMatMul; on the plain wasm backend
-   * (eval, judge) it took the slow batched loop and doubled forward()'s time.
-   */
-  private attendSequence(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, blocks: readonly AttentionBlock[]): tf.Tensor2D {
-    const { nHeads: H } = this.config;
-    const dh = this.headDim;
-    const [T] = q.shape;
-    const qs = tf.mul(q, 1 / Math.sqrt(dh));
-    const kT = tf.transpose(k); // (dModel, T): a head's keys are then contiguous rows
-    const heads: tf.Tensor2D[] = [];
-    for (let h = 0; h < H; h++) {
       const qHead = tf.slice(qs, [0, h * dh], [T, dh]);
-      const kHead = tf.slice(kT, [h * dh, 0], [dh, T]);
-      const vHead = tf.slice(v, [0, h * dh], [T, dh]);
+      const kHead = tf.slice(kT, [h * dh, 0], [dh, S]);
+      const vHead = tf.transpose(tf.slice(vT, [h * dh, 0], [dh, S])); // (S, dh)
       const parts = blocks.map(({ from, to, bias, meter }): tf.Tensor2D => {
+        const keys = S - T + to;
         const rows = to - from;
         const firstMeter = H - (meter?.length ?? 0);
         const scores = tf.add(
-          tf.matMul(rows === T ? qHead : tf.slice(qHead, [from, 0], [rows, dh]), to === T ? kHead : tf.slice(kHead, [0, 0], [dh, to])),
-          h < firstMeter ? tf.reshape(tf.slice(bias, [h, 0, 0], [1, rows, to]), [rows, to]) : meter![h - firstMeter],
-        ) as tf.Tensor2D; // (rows, to)
-        return tf.matMul(tf.softmax(scores), to === T ? vHead : tf.slice(vHead, [0, 0], [to, dh])); // (rows, dh)
+          tf.matMul(rows === T ? qHead : tf.slice(qHead, [from, 0], [rows, dh]), keys === S ? kHead : tf.slice(kHead, [0, 0], [dh, keys])),
+          h < firstMeter ? tf.reshape(tf.slice(bias, [h, 0, 0], [1, rows, keys]), [rows, keys]) : meter![h - firstMeter],
+        ) as tf.Tensor2D; // (rows, keys)
+        return tf.matMul(tf.softmax(scores), keys === S ? vHead : tf.slice(vHead, [0, 0], [keys, dh])); // (rows, dh)
       });
       heads.push(parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor2D));
     }
@@ -479,7 +459,7 @@ export class CPTransformer {
         const K = prevK ? (tf.concat([prevK, k], 0) as tf.Tensor2D) : k; // (S, d)
         const vT = tf.transpose(v); // (d, T)
         const VT = prevV ? (tf.concat([prevV, vT], 1) as tf.Tensor2D) : vT; // (d, S)
-        const y = tf.add(prev, this.linear(this.attendBlock(q, K, VT, bias), p + 'attn.out'));
+        const y = tf.add(prev, this.linear(this.attend(q, K, VT, [{ from: 0, to: T, bias }]), p + 'attn.out'));
         return { x: this.feedForwardFolded(iw, y as tf.Tensor2D, l), k, v };
       });
       prev.dispose();
@@ -548,6 +528,7 @@ export class CPTransformer {
     return tf.tidy(() => {
       const blocks = causalBlocks(T, blockRows).map(([from, to]) => ({ from, to, bias: alibiBlockBias(H, to - from, to, from, this.config.meter?.heads ?? 0) }));
       const meter = this.config.meter ? this.meterBiases(words, blocks) : null;
+      const seqBlocks = Array.from({ length: B }, (_, b) => (meter ? blocks.map((block, j) => ({ ...block, meter: meter[b][j] })) : blocks));
       let x = this.embedTensor(tf.reshape(tf.cast(words, 'int32'), [B * T, nf]) as tf.Tensor2D); // (B*T, d)
       for (let l = 0; l < L; l++) {
         const p = `block${l}.`;
@@ -556,8 +537,7 @@ export class CPTransformer {
         const perSeq: tf.Tensor2D[] = [];
         for (let b = 0; b < B; b++) {
           const rows = (t: tf.Tensor2D) => tf.slice(t, [b * T, 0], [T, d]);
-          const seqBlocks = meter ? blocks.map((block, j) => ({ ...block, meter: meter[b][j] })) : blocks;
-          perSeq.push(this.attendSequence(rows(q), rows(k), rows(v), seqBlocks));
+          perSeq.push(this.attend(rows(q), rows(k), tf.transpose(rows(v)), seqBlocks[b]));
         }
         const attn = B === 1 ? perSeq[0] : (tf.concat(perSeq, 0) as tf.Tensor2D); // (B*T, d)
         x = tf.add(x, this.linear(attn, p + 'attn.out'));
