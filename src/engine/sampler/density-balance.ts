@@ -15,7 +15,7 @@
 // that window, so a call of one bar after a long silence counts as one bar, not four.
 import { AntiphonError } from '../../errors.ts';
 import type { NextWordLogits } from '../model/transformer.ts';
-import { BAR, F, TYPE, tokenToBeat, type Word } from '../vocab.ts';
+import { BAR, F, STEPS_PER_BAR as STEPS, TYPE, tokenToBeat, type Word } from '../vocab.ts';
 
 /** Strength used when none is given: chosen by the judge (docs/judging.md, session 6). */
 export const DEFAULT_DENSITY_BALANCE = 1;
@@ -23,8 +23,6 @@ export const DEFAULT_DENSITY_BALANCE = 1;
 export const MAX_DENSITY_BALANCE = 8;
 /** Bars of the reference counted: the latest ones. */
 export const REFERENCE_BARS = 4;
-/** Grid steps in a bar (sixteenths of 4/4). */
-const STEPS = 16;
 
 export function checkDensityBalance(strength: number): number {
   if (typeof strength !== 'number' || !Number.isFinite(strength) || strength < 0 || strength > MAX_DENSITY_BALANCE) {
