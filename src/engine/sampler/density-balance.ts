@@ -13,9 +13,9 @@
 // In a duet the reference is the notes per bar of the call (and what came before it) over the
 // last REFERENCE_BARS bars before the answer, counted from the bar of the earliest note in
 // that window, so a call of one bar after a long silence counts as one bar, not four.
-import { AntiphonError } from '../../errors.ts';
 import type { NextWordLogits } from '../model/transformer.ts';
 import { BAR, F, STEPS_PER_BAR as STEPS, TYPE, tokenToBeat, type Word } from '../vocab.ts';
+import { checkStrength } from './settings.ts';
 
 /** Strength used when none is given: chosen by the judge (docs/judging.md, session 6). */
 export const DEFAULT_DENSITY_BALANCE = 1;
@@ -24,12 +24,7 @@ export const MAX_DENSITY_BALANCE = 8;
 /** Bars of the reference counted: the latest ones. */
 export const REFERENCE_BARS = 4;
 
-export function checkDensityBalance(strength: number): number {
-  if (typeof strength !== 'number' || !Number.isFinite(strength) || strength < 0 || strength > MAX_DENSITY_BALANCE) {
-    throw new AntiphonError('E_SAMPLER_SETTING', `density balance ${String(strength)} is invalid: must be a number from 0 (off) to ${MAX_DENSITY_BALANCE}`);
-  }
-  return strength;
-}
+export const checkDensityBalance = (strength: number): number => checkStrength('density balance', strength, MAX_DENSITY_BALANCE);
 
 /**
  * Notes per bar before `atStep`, from the timeline steps of the latest notes: over the last

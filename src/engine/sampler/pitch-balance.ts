@@ -13,8 +13,8 @@
 // The reference is the last REFERENCE_NOTES notes before the answer (in a duet, both parts),
 // and its shares start from UNIFORM_NOTES notes spread over all twelve classes: a call of two
 // notes says little about the key, and must not confine the answer to those two.
-import { AntiphonError } from '../../errors.ts';
 import { F, TYPE, tokenToPitch, type Word } from '../vocab.ts';
+import { checkStrength } from './settings.ts';
 
 /** Strength used when none is given: chosen by the judge (docs/judging.md, session 5). */
 export const DEFAULT_PITCH_BALANCE = 4;
@@ -36,12 +36,7 @@ export function notePitchClasses(words: readonly Word[]): number[] {
   return out;
 }
 
-export function checkPitchBalance(strength: number): number {
-  if (typeof strength !== 'number' || !Number.isFinite(strength) || strength < 0 || strength > MAX_PITCH_BALANCE) {
-    throw new AntiphonError('E_SAMPLER_SETTING', `pitch balance ${String(strength)} is invalid: must be a number from 0 (off) to ${MAX_PITCH_BALANCE}`);
-  }
-  return strength;
-}
+export const checkPitchBalance = (strength: number): number => checkStrength('pitch balance', strength, MAX_PITCH_BALANCE);
 
 export class PitchBalance {
   private readonly ref = new Float64Array(12);

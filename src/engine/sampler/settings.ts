@@ -36,6 +36,14 @@ function bad(setting: string, value: unknown, rule: string): never {
   throw new AntiphonError('E_SAMPLER_SETTING', `sampler setting ${setting} = ${String(value)} is invalid: ${rule}`);
 }
 
+/** A balance's strength (pitch-balance.ts, density-balance.ts): a number from 0 (off) to `max`, or E_SAMPLER_SETTING naming `what`. */
+export function checkStrength(what: string, strength: number, max: number): number {
+  if (typeof strength !== 'number' || !Number.isFinite(strength) || strength < 0 || strength > max) {
+    throw new AntiphonError('E_SAMPLER_SETTING', `${what} ${String(strength)} is invalid: must be a number from 0 (off) to ${max}`);
+  }
+  return strength;
+}
+
 /** Merges `input` over `base` (the defaults) and validates the result. */
 export function resolveSampling(input: SamplerSettingsInput = {}, base: SamplerSettings = DEFAULT_SAMPLING): SamplerSettings {
   const known = new Set<string>(FAMILIES);
