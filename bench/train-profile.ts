@@ -12,10 +12,9 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/engine/backend.ts';
 import { presetConfig } from '../src/engine/model/config.ts';
 import { CPTransformer } from '../src/engine/model/transformer.ts';
-import { FAMILIES } from '../src/engine/vocab.ts';
 import { registerTrainingKernels } from '../src/trainer/kernels/index.ts';
 import { CPTrainer, OPTIM_DEFAULTS } from '../src/trainer/optimizer.ts';
-import { benchWords } from './words.ts';
+import { benchBatch } from './train.ts';
 
 export interface TrainProfile {
   config: string;
@@ -46,13 +45,10 @@ export async function profileTrainUnit(opts: { config: string; rows?: number; co
   const reps = opts.reps ?? 3;
   if (tf.getBackend() !== 'wasm') await selectBackend('wasm', () => {});
   registerTrainingKernels();
-  const W = FAMILIES.length;
   const model = CPTransformer.create(presetConfig(opts.config), 1);
   const trainer = new CPTrainer(model, OPTIM_DEFAULTS);
   try {
-    const words = benchWords(B * (T + 1), 11);
-    const batch = new Int32Array(B * (T + 1) * W);
-    words.forEach((w, i) => batch.set(w, i * W));
+    const batch = benchBatch(B, T);
     const run = () =>
       tf.tidy(() => {
         const { loss, grads } = trainer.lossAndGradients(batch, B, T);

@@ -47,7 +47,8 @@ interface Timing {
   cpuMs: number;
 }
 
-function benchBatch(B: number, T: number): Int32Array {
+/** The timing batch: B rows of T + 1 plausible words, flattened. */
+export function benchBatch(B: number, T: number): Int32Array {
   const W = FAMILIES.length;
   const words = benchWords(B * (T + 1) + 1, 11);
   const batch = new Int32Array(B * (T + 1) * W);
