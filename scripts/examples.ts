@@ -10,6 +10,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { splitSongs } from '../src/trainer/batches.ts';
+import { readSplitFromCard } from '../src/trainer/judge/run.ts';
+import { TRAIN_DEFAULTS } from '../src/trainer/train-run.ts';
 import { INDEX_FILE, type StoreIndex } from '../src/trainer/token-store.ts';
 
 const USAGE =
@@ -24,7 +26,7 @@ const { values: o } = parseArgs({
     'primer-bars': { type: 'string', default: '4' },
     bars: { type: 'string', default: '8' },
     seed: { type: 'string', default: '1' },
-    'val-fraction': { type: 'string', default: '0.05' },
+    'val-fraction': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -35,8 +37,9 @@ if (o.help || !o.model || !o.dataset || !o.data) {
 const out = o.out ?? join(o.model, 'examples');
 const count = Number(o.count);
 const index = JSON.parse(readFileSync(join(o.dataset, INDEX_FILE), 'utf8')) as StoreIndex;
-// The trainer's split, so these songs were never trained on (the card records the fraction).
-const held = splitSongs(index, Number(o['val-fraction'])).val.map((i) => index.songs[i]).filter((s) => s.source === 'pop909');
+// The trainer's split, so these songs were never trained on: the fraction the card records, as the judge reads it.
+const valFraction = o['val-fraction'] !== undefined ? Number(o['val-fraction']) : ((await readSplitFromCard(o.model)).valFraction ?? TRAIN_DEFAULTS.valFraction);
+const held = splitSongs(index, valFraction).val.map((i) => index.songs[i]).filter((s) => s.source === 'pop909');
 if (held.length === 0) {
   console.error('no held-out POP909 songs in this dataset');
   process.exit(1);

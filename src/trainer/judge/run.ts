@@ -141,7 +141,8 @@ export function splitFromCard(card: Pick<ModelCard, 'notes'>): { valFraction?: n
   return { ...(f ? { valFraction: Number(f[1]) } : {}), ...(s ? { songs: Number(s[1]) } : {}) };
 }
 
-async function readSplitFromCard(dir: string): Promise<{ valFraction?: number; songs?: number }> {
+/** splitFromCard of the card in model folder `dir` (nothing when it cannot be read). */
+export async function readSplitFromCard(dir: string): Promise<{ valFraction?: number; songs?: number }> {
   try {
     const card = JSON.parse(await readFile(join(dir, CARD_FILE), 'utf8')) as { notes?: unknown };
     return typeof card.notes === 'string' ? splitFromCard({ notes: card.notes }) : {};
